@@ -1,0 +1,28 @@
+# cxrloc: localization-aware chest X-ray classification, from data to the paper's appendix.
+# `snakemake --cores all` runs the embedded synthetic default; `--configfile config/nih.yaml` the NIH study.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# The embedded default, unless --configfile names a study config (which then stands alone,
+# rather than being merged over the synthetic default's keys).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/masks.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        final_targets(),
+    default_target: True

@@ -1,0 +1,58 @@
+"""Aggregate every run of a dataset into the appendix: tables, figures and ``appendix.tex``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import figures, tables
+from .io import atomic_write_text
+from .tasks import classes
+
+
+def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
+    atomic_write_text(out / f"{stem}.md", tables.to_markdown(table, title))
+    atomic_write_text(out / f"{stem}.tex", tables.to_latex(table, title, f"tab:{stem}"))
+    return [stem]
+
+
+def _task_tables(runs: pd.DataFrame, dataset: str, task: str, thresh, out: Path) -> list[str]:
+    part = runs[(runs["task"] == task) & (runs["thresh"] == thresh)]
+    binary = len(classes(task)) == 2
+    tag = f"{dataset}_{task}_t{thresh:g}"
+    made = _write(tables.lambda_table(tables.cells(part), binary), out, f"{tag}_lambda",
+                  f"{dataset} {task}: test metrics per λ (threshold {thresh:g})")
+    if "1" in set(part["lambda"]) and len(set(part["lambda"])) > 1:
+        made += _write(tables.ce_vs_proposed(part), out, f"{tag}_ce_vs_proposed",
+                       f"{dataset} {task}: cross-entropy / proposed (best val F1 λ), test (threshold {thresh:g})")
+    if part["seed"].nunique() > 1:
+        made += _write(tables.paired_tests(part), out, f"{tag}_paired", f"{dataset} {task}: each λ vs λ = 1, paired by seed")
+    reference = tables.reference_data("paper_lambda_sweep.csv")
+    if dataset == "nih" and ((reference["dataset"] == "nih") & (reference["task"] == task)).any():
+        made += _write(tables.paper_lambda_table(reference, "nih", task), out, f"paper_nih_{task}_lambda",
+                       f"the paper's NIH {task} per-λ table, for comparison")
+    return made
+
+
+def appendix(stems: list[str]) -> str:
+    body = "\n".join(f"\\input{{{s}.tex}}" for s in stems)
+    return ("\\documentclass{article}\n\\usepackage{booktabs,multirow,fontspec}\n\\usepackage[margin=2cm]{geometry}\n"
+            "\\begin{document}\n\\section*{Appendix: regenerated tables}\n" + body + "\n\\end{document}\n")
+
+
+def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: Path) -> list[str]:
+    runs = tables.read_runs(run_files)
+    figs = out / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    stems: list[str] = []
+    for (task, thresh), part in runs.groupby(["task", "thresh"], sort=False):
+        stems += _task_tables(runs, dataset, task, thresh, out)
+        task_files = [Path(f) for f in part["source"].unique()]
+        figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png")
+        if len(classes(task)) == 2:
+            figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png")
+    figures.training_curves(histories, figs / f"{dataset}_training_curves.png")
+    atomic_write_text(out / "appendix.tex", appendix(stems))
+    atomic_write_text(out / "README.md", "".join((out / f"{s}.md").read_text() + "\n" for s in stems))
+    return stems

@@ -1,0 +1,252 @@
+"""``cxrloc``: one subcommand per workflow rule, so every step also runs by hand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import config as C
+
+
+def _synthesize(a) -> None:
+    from .synthetic import synthesize
+
+    meta = synthesize(C.synthetic_config(C.load(a.settings)), Path(a.out))
+    print(f"wrote {len(meta)} images of {meta['Patient ID'].nunique()} patients to {a.out}")
+
+
+def _prepare_splits(a) -> None:
+    from .metadata import read_list, read_metadata
+    from .splits import SplitConfig, prepare_splits, report, write_splits
+
+    splits = prepare_splits(read_metadata(a.metadata), SplitConfig(a.task, a.seed), read_list(a.test_list))
+    write_splits(splits, a.out)
+    print(report(splits))
+
+
+def _cache_images(a) -> None:
+    import pandas as pd
+
+    from .imagecache import build_cache
+
+    names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in a.splits])["image"].tolist()
+    cache = build_cache(names, Path(a.images), Path(a.out), a.size, a.threads,
+                        Path(a.lesions) if a.lesions else None, a.skip_missing)
+    print(f"cached {len(cache.index)} images at {a.size} px in {a.out}")
+
+
+def _train_unet(a) -> None:
+    from .device import resolve
+    from .io import atomic_write_json
+    from .unet import train_unet
+
+    report = train_unet(Path(a.images), Path(a.masks), C.unet_config(C.load(a.settings)), Path(a.out), resolve(a.device))
+    atomic_write_json(a.report, report)
+    print(f"U-Net held-out Dice {report['dice']:.4f}, IoU {report['iou']:.4f} ({report['seconds']:.0f} s)")
+
+
+def _precache_masks(a) -> None:
+    from .device import resolve
+    from .figures import lung_quality
+    from .imagecache import ImageCache
+    from .io import atomic_write_json
+    from .unet import LungCache, precache
+
+    cache = ImageCache(Path(a.cache))
+    report = precache(Path(a.unet), cache, Path(a.out), resolve(a.device), postprocess=a.postprocess)
+    atomic_write_json(a.report, report)
+    print(f"precached {report['images']} lung masks at {report['images_per_s']:.1f} images/s; flags {report['flags']}")
+    if a.figure:
+        lung_quality(cache.images(), cache.index, LungCache.read(Path(a.out)), Path(a.figure))
+
+
+def _spec(a):
+    from .train import RunSpec, parse_lam
+
+    settings = C.load(a.settings) if a.settings else {}
+    train_cfg = C.train_config(settings)
+    overrides = {k: v for k, v in {"batch_size": a.batch, "device": a.device, "threads": a.threads}.items() if v is not None}
+    if a.gpu is not None:
+        overrides["device"] = f"cuda:{a.gpu}"
+    lam = "adaptive" if a.isAdaptive else parse_lam(a.lamda)
+    import dataclasses
+
+    return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed,
+                   dataclasses.replace(train_cfg, **overrides), C.attention_config(settings))
+
+
+def _splits_data(a, names):
+    from .data import load_split, read_splits
+    from .imagecache import ImageCache
+    from .unet import LungCache
+
+    splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
+    return [load_split(splits, n, cache, lungs) for n in names]
+
+
+def _train(a) -> None:
+    from .train import Preempted, train
+
+    spec = _spec(a)
+    tr, va = _splits_data(a, ["train", "val"])
+    try:
+        train(spec, tr, va, Path(a.out))
+    except Preempted:
+        print("stopped by SIGTERM; the last finished epoch is checkpointed and a rerun resumes from it", file=sys.stderr)
+        sys.exit(143)
+
+
+def _evaluate(a) -> None:
+    from .evaluate import evaluate
+
+    va, te = _splits_data(a, ["val", "test"])
+    r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap)
+    print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
+
+
+def _aggregate(a) -> None:
+    from .aggregate import aggregate
+
+    stems = aggregate([Path(f) for f in a.runs], [Path(f) for f in a.histories], a.dataset, Path(a.out))
+    print(f"wrote {len(stems)} tables to {a.out}")
+
+
+def _download(a) -> None:
+    from .download import fetch
+
+    fetch(a.url, Path(a.out), sha256=a.sha256, size=a.size)
+
+
+def _extract(a) -> None:
+    from .download import extract_images
+
+    print(f"extracted {extract_images([Path(f) for f in a.archives], Path(a.out), a.expect)} images to {a.out}")
+
+
+def _nih_metadata(a) -> None:
+    from .download import nih_metadata
+
+    print(f"wrote {nih_metadata(Path(a.out))}")
+
+
+def _montgomery(a) -> None:
+    from .lungsets import montgomery
+
+    print(f"prepared {montgomery(Path(a.zip), Path(a.out))} Montgomery radiographs with lung masks in {a.out}")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--splits", required=True, help="split CSV of the task")
+    p.add_argument("--cache", "--path", required=True, help="image cache folder (--path: the original's flag)")
+    p.add_argument("--lungs", required=True, help="precached lung masks (.npz)")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--task", required=True)
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--lamda", "--lambda", default="1", help="λ in [0, 1], or 'adaptive'")
+    p.add_argument("--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
+    p.add_argument("--thresh", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--settings", help="train/attention sections: YAML or JSON, inline or a file")
+    p.add_argument("--batch", type=int, help="batch size (overrides train.batch_size)")
+    p.add_argument("--gpu", type=int, help="CUDA device index (the original's flag); implies device cuda:N")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (overrides train.device)")
+    p.add_argument("--threads", type=int, help="CPU threads")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="cxrloc", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synthesize", help="draw the synthetic radiograph set")
+    p.add_argument("--settings", default="{}", help="the source.synthetic section (YAML/JSON, inline or file)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_synthesize)
+
+    p = sub.add_parser("download", help="fetch one file: resumable, retried, verified")
+    p.add_argument("--url", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--sha256")
+    p.add_argument("--size", type=int)
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("extract", help="unpack image archives flat into one folder")
+    p.add_argument("--archives", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--expect", type=int, help="the number of images there must be")
+    p.set_defaults(func=_extract)
+
+    p = sub.add_parser("nih-metadata", help="NIH's Data_Entry_2017_v2020.csv")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_nih_metadata)
+
+    p = sub.add_parser("montgomery", help="lay out NLM's Montgomery set as images/ + masks/")
+    p.add_argument("--zip", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_montgomery)
+
+    p = sub.add_parser("prepare-splits", help="patient-disjoint train/val/test split of one task")
+    p.add_argument("--metadata", required=True, help="NIH-style Data_Entry CSV")
+    p.add_argument("--task", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-list", help="images whose patients form the test pool (NIH's test_list.txt format)")
+    p.set_defaults(func=_prepare_splits)
+
+    p = sub.add_parser("cache-images", help="decode and resize every split image once")
+    p.add_argument("--splits", nargs="+", required=True)
+    p.add_argument("--images", required=True)
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--lesions", help="folder of true lesion masks with the images' names")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--skip-missing", action="store_true", help="leave out images absent on disk")
+    p.set_defaults(func=_cache_images)
+
+    p = sub.add_parser("train-unet", help="train the lung U-Net")
+    p.add_argument("--images", required=True)
+    p.add_argument("--masks", required=True)
+    p.add_argument("--settings", default="{}", help="the unet section")
+    p.add_argument("--out", required=True)
+    p.add_argument("--report", required=True)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_train_unet)
+
+    p = sub.add_parser("precache-masks", help="lung mask and box of every cached image, once")
+    p.add_argument("--unet", required=True)
+    p.add_argument("--cache", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--report", required=True)
+    p.add_argument("--figure")
+    p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_precache_masks)
+
+    p = sub.add_parser("train", help="one training job")
+    _run_args(p)
+    p.add_argument("--out", required=True, help="run folder")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="metrics, intervals and localization of one run")
+    _run_args(p)
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--bootstrap", type=int, default=200)
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("aggregate", help="tables, figures and appendix.tex")
+    p.add_argument("--runs", nargs="+", required=True)
+    p.add_argument("--histories", nargs="*", default=[])
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_aggregate)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

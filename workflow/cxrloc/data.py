@@ -1,0 +1,49 @@
+"""Split tensors read from the image cache and the lung cache: no PNG decoding, no U-Net."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .imagecache import ImageCache
+from .unet import LungCache
+
+
+@dataclass
+class SplitData:
+    names: list[str]
+    images: torch.Tensor  # uint8 (N, S, S)
+    labels: torch.Tensor  # int64 (N,)
+    boxes: torch.Tensor  # int64 (N, 4) as x, y, w, h
+    lesions: torch.Tensor | None  # uint8 (N, S, S) true lesion masks, when the source has them
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungCache) -> SplitData:
+    part = splits[splits["split"] == split]
+    names = part["image"].tolist()
+    rows = cache.rows(names)
+    lesions = cache.lesions()
+    return SplitData(
+        names=names,
+        images=torch.from_numpy(np.ascontiguousarray(cache.images()[rows])),
+        labels=torch.from_numpy(part["label"].to_numpy().astype(np.int64)),
+        boxes=lungs.box_tensor(names),
+        lesions=None if lesions is None else torch.from_numpy(np.ascontiguousarray(lesions[rows])),
+    )
+
+
+def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(B, S, S)`` → 3-channel float normalized with mean 0.5, std 0.5 (METHOD.md §3)."""
+    x = images_uint8.float().div_(255).sub_(0.5).div_(0.5)
+    return x.unsqueeze(1).expand(-1, 3, -1, -1)
+
+
+def read_splits(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"patient": str})

@@ -1,0 +1,73 @@
+"""Evaluate one trained run: metrics with bootstrap intervals on val and test, and CAM
+localization against true lesion masks when the source has them. Writes one JSON."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .cam import grad_cam
+from .data import SplitData, normalize
+from .device import resolve
+from .io import atomic_write_json
+from .localization import best_threshold, scores
+from .metrics import bootstrap_ci, point_metrics
+from .train import RunSpec, build_model, predict_proba
+
+SCHEMA_VERSION = 1
+
+
+def load_trained(path: Path, spec: RunSpec, device):
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        state = ckpt["state_dict"]
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise RuntimeError(f"corrupt or unreadable checkpoint {path}: {e}") from e
+    model, layer = build_model(spec, device)
+    model.load_state_dict(state)
+    return model.eval(), layer, ckpt
+
+
+def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> torch.Tensor:
+    """Grad-CAM of the true class of every positive image of a split, on the CPU."""
+    pos = torch.nonzero(data.labels > 0).squeeze(1)
+    out = []
+    for idx in pos.split(batch):
+        x = normalize(data.images[idx]).to(device)
+        out.append(grad_cam(model, layer, x, data.labels[idx].to(device)).cpu())
+    return torch.cat(out) if out else torch.zeros(0, *data.images.shape[1:])
+
+
+def localization(model, layer, val: SplitData, test: SplitData, device) -> dict | None:
+    if test.lesions is None or val.lesions is None:
+        return None
+    v_cams, t_cams = true_class_cams(model, layer, val, device), true_class_cams(model, layer, test, device)
+    v_truth, t_truth = (d.lesions[d.labels > 0] > 0 for d in (val, test))
+    keep_v, keep_t = v_truth.flatten(1).any(1), t_truth.flatten(1).any(1)
+    thresh = best_threshold(v_cams[keep_v], v_truth[keep_v]) if keep_v.any() else 0.5
+    return scores(t_cams[keep_t], t_truth[keep_t], thresh)
+
+
+def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, out: Path,
+             n_bootstrap: int = 200) -> dict:
+    device = resolve(spec.train.device)
+    torch.set_num_threads(spec.train.threads)
+    tic = time.time()
+    model, layer, ckpt = load_trained(checkpoint, spec, device)
+    result = {"schema": SCHEMA_VERSION, "run": {"dataset": spec.dataset, "task": spec.task, "backbone": spec.backbone,
+              "lambda": str(spec.lam), "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
+              "best_epoch": ckpt.get("best_epoch")}}
+    for name, data in (("val", val), ("test", test)):
+        proba = predict_proba(model, data, device)
+        y = data.labels.numpy()
+        result[name] = {"n": int(len(y)), "metrics": point_metrics(y, proba),
+                        "ci95": bootstrap_ci(y, proba, n_bootstrap, seed=spec.seed),
+                        "proba": np.round(proba[:, 1:], 5).tolist() if name == "test" else None,
+                        "labels": y.tolist() if name == "test" else None}
+    result["localization"] = localization(model, layer, val, test, device)
+    result["seconds"] = time.time() - tic
+    atomic_write_json(out, result)
+    return result

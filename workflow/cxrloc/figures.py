@@ -1,0 +1,100 @@
+"""Figures for the report: metric vs λ with intervals, training curves, ROC curves and
+the lung-mask quality grid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+from .tables import BACKBONE_LABEL, LAMBDA_LABEL, LAMBDAS  # noqa: E402
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=Path(path).suffix[1:], dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def metric_vs_lambda(run_files: list[Path], out: Path, metric: str = "auc") -> None:
+    """Test metric against λ per backbone, with the 95% bootstrap band (mean over seeds)."""
+    rows = []
+    for f in run_files:
+        r = json.loads(Path(f).read_text())
+        lo, hi = r["test"]["ci95"].get(metric, [np.nan, np.nan])
+        rows.append({**r["run"], "value": r["test"]["metrics"][metric], "lo": lo, "hi": hi})
+    df = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    lams = [lam for lam in LAMBDAS if lam in set(df["lambda"])]
+    for backbone, part in df.groupby("backbone", sort=False):
+        m = part.groupby("lambda")[["value", "lo", "hi"]].mean().reindex(lams)
+        x = np.arange(len(lams))
+        ax.plot(x, m["value"], marker="o", label=BACKBONE_LABEL.get(backbone, backbone))
+        ax.fill_between(x, m["lo"], m["hi"], alpha=0.2)
+    ax.set_xticks(range(len(lams)), [LAMBDA_LABEL[lam] for lam in lams])
+    ax.set_ylabel(f"test {metric.upper()}")
+    ax.legend(fontsize=8)
+    _save(fig, out)
+
+
+def roc_curves(run_files: list[Path], out: Path) -> None:
+    """Test ROC curve of every run of a binary task."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for f in run_files:
+        r = json.loads(Path(f).read_text())
+        proba, y = np.array(r["test"]["proba"]), np.array(r["test"]["labels"])
+        if proba.shape[1] != 1 or len(set(y)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(y, proba[:, 0])
+        run = r["run"]
+        ax.plot(fpr, tpr, lw=1, label=f"{BACKBONE_LABEL.get(run['backbone'], run['backbone'])} {LAMBDA_LABEL[run['lambda']]}")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("1 − specificity")
+    ax.set_ylabel("sensitivity")
+    ax.legend(fontsize=6)
+    _save(fig, out)
+
+
+def training_curves(histories: list[Path], out: Path) -> None:
+    """Loss and validation accuracy per epoch of every run."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for f in histories:
+        h = pd.read_csv(f)
+        name = Path(f).parent.name
+        a.plot(h["epoch"], h["loss"], lw=1, label=name)
+        b.plot(h["epoch"], h["val_acc"], lw=1, label=name)
+    a.set(xlabel="epoch", ylabel="training loss")
+    b.set(xlabel="epoch", ylabel="validation accuracy")
+    b.legend(fontsize=5, ncol=2)
+    _save(fig, out)
+
+
+def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int = 16) -> None:
+    """A grid of images with their precached lung masks and boxes, the worst-flagged first."""
+    score = lungs.boxes[["empty", "tiny", "huge", "one_lung"]].sum(axis=1)
+    names = score.sort_values(ascending=False, kind="stable").index[:n]
+    cols = 4
+    fig, axes = plt.subplots(int(np.ceil(len(names) / cols)), cols, figsize=(2.2 * cols, 2.2 * np.ceil(len(names) / cols)),
+                             squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        img = images[index[name]]
+        ax.imshow(img, cmap="gray")
+        pos = list(lungs.boxes.index).index(name)
+        mask = lungs.masks[pos]
+        s = img.shape[0]
+        ax.imshow(mask, alpha=0.25, cmap="Greens", extent=(-0.5, s - 0.5, s - 0.5, -0.5))
+        x, y, w, h = lungs.boxes.loc[name, ["x", "y", "w", "h"]]
+        ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="red", lw=1))
+        flagged = [f for f in ("empty", "tiny", "huge", "one_lung") if lungs.boxes.loc[name, f]]
+        ax.set_title(f"{name}\n{','.join(flagged) or 'ok'}", fontsize=6)
+    for ax in axes.flat:
+        ax.axis("off")
+    _save(fig, out)

@@ -1,0 +1,133 @@
+"""Patient-disjoint, seeded train/val/test splits from NIH-style metadata (METHOD.md §2).
+
+Positives of each class are split 60/20/20 by image count with whole patients; No
+Finding controls come only from patients who never carry one of the task's findings and
+are downsampled to the positives of each split. An optional test list (NIH publishes
+``test_list.txt``; the synthetic set writes its shifted cohort there) fixes the test
+pool; train and val then share the rest 3:1.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_path, atomic_write_json
+from .tasks import NO_FINDING, classes, positives
+
+SPLITS = ("train", "val", "test")
+FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    task: str
+    seed: int = 0
+    balance_to_smallest: bool = True
+
+
+def _assign_patients(counts: pd.DataFrame, fractions: dict[str, float], rng: np.random.Generator) -> dict[str, str]:
+    """Greedy patient → split assignment that tracks per-class image targets.
+
+    ``counts`` has one row per patient and one column per class (image counts). Patients
+    are visited in a seeded random order, largest first within ties of size, and each goes
+    to the split whose targets it fills best.
+    """
+    order = rng.permutation(len(counts))
+    patients = counts.iloc[order]
+    patients = patients.iloc[np.argsort(-patients.sum(axis=1).to_numpy(), kind="stable")]
+    totals = counts.sum(axis=0).to_numpy(dtype=float)
+    names = list(fractions)
+    target = np.array([[fractions[s] * t for t in totals] for s in names])
+    filled = np.zeros_like(target)
+    out = {}
+    for pid, row in zip(patients.index, patients.to_numpy(dtype=float)):
+        deficit = ((target - filled) / np.maximum(target, 1)) @ (row / np.maximum(totals, 1))
+        s = int(np.argmax(deficit))
+        filled[s] += row
+        out[pid] = names[s]
+    return out
+
+
+def _single_label(meta: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    single = meta[meta["labels"].str.len() == 1].copy()
+    single["finding"] = single["labels"].str[0]
+    return single[single["finding"].isin(names)]
+
+
+def _balance(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Downsample every positive class of each split to the smallest one's count."""
+    parts = []
+    for _, group in df.groupby("split"):
+        n = group["finding"].value_counts().min()
+        for _, cls in group.groupby("finding"):
+            parts.append(cls.iloc[np.sort(rng.choice(len(cls), n, replace=False))])
+    return pd.concat(parts)
+
+
+def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fractions, test_pool, rng) -> pd.DataFrame:
+    """No Finding images of patients who never carry a finding of the task."""
+    carriers = set(meta.loc[meta["labels"].apply(lambda ls: bool(set(ls) & set(positives(task)))), "patient"])
+    pool = meta[(meta["labels"].apply(lambda ls: ls == [NO_FINDING])) & ~meta["patient"].isin(carriers)].copy()
+    pool["finding"] = NO_FINDING
+    pool["split"] = _split_of(pool, fractions, test_pool, rng)
+    parts = []
+    for split, n in n_per_split.items():
+        candidates = pool[pool["split"] == split]
+        take = min(n, len(candidates))
+        parts.append(candidates.iloc[np.sort(rng.choice(len(candidates), take, replace=False))])
+    return pd.concat(parts)
+
+
+def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_pool: set[str], rng) -> pd.Series:
+    """Split of every row, by whole patients; rows of test-pool patients go to test."""
+    fixed = df["image"].isin(test_pool)
+    test_patients = set(df.loc[fixed, "patient"])
+    free = df[~df["patient"].isin(test_patients)]
+    counts = pd.crosstab(free["patient"], free["finding"])
+    assigned = _assign_patients(counts, fractions, rng)
+    return df["patient"].map(lambda p: "test" if p in test_patients else assigned[p])
+
+
+def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = frozenset()) -> pd.DataFrame:
+    """One row per image used: ``image, patient, finding, label, split``."""
+    names = classes(cfg.task)
+    rng = np.random.default_rng(cfg.seed)
+    fractions = {"train": 0.75, "val": 0.25} if test_list else FRACTIONS
+    pos = _single_label(meta, names[1:])
+    if pos.empty:
+        raise ValueError(f"task {cfg.task}: no single-label images of {names[1:]} in the metadata")
+    pos["split"] = _split_of(pos, fractions, test_list, rng)
+    if len(names) > 2 and cfg.balance_to_smallest:
+        pos = _balance(pos, rng)
+    per_split = pos.groupby("split").size() // (len(names) - 1)
+    neg = _controls(meta, cfg.task, per_split.to_dict(), fractions, test_list, rng)
+    out = pd.concat([pos, neg])
+    out["label"] = out["finding"].map({n: i for i, n in enumerate(names)})
+    out["split"] = pd.Categorical(out["split"], SPLITS, ordered=True)
+    out = out.sort_values(["split", "label", "image"]).reset_index(drop=True)
+    return out[["image", "patient", "finding", "label", "split"]].astype({"split": str})
+
+
+def report(splits: pd.DataFrame) -> dict:
+    """Counts per class and split, patients per split, and patients shared between splits."""
+    by_split = {s: set(splits.loc[splits["split"] == s, "patient"]) for s in SPLITS}
+    overlap = {f"{a}-{b}": len(by_split[a] & by_split[b]) for i, a in enumerate(SPLITS) for b in SPLITS[i + 1 :]}
+    counts = splits.groupby(["split", "finding"]).size().unstack(fill_value=0)
+    return {
+        "images": {s: {k: int(v) for k, v in counts.loc[s].items()} for s in counts.index},
+        "patients": {s: len(p) for s, p in by_split.items()},
+        "shared_patients": overlap,
+    }
+
+
+def write_splits(splits: pd.DataFrame, out: str | Path) -> None:
+    """The split CSV and, beside it, ``<name>.report.json``."""
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        splits.to_csv(tmp, index=False)
+    atomic_write_json(out.with_suffix(".report.json"), report(splits))

@@ -1,0 +1,122 @@
+"""The appendix's tables: per-λ tables (Tables III–IX) and cross-entropy vs proposed
+(Tables I–II), as markdown and LaTeX (booktabs), from run JSONs or the paper's CSVs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .attention import ADAPTIVE
+from .models import LABELS
+
+LAMBDAS = ("1", "0.75", "0.5", "0.25", ADAPTIVE)
+LAMBDA_LABEL = {"1": "λ = 1", "0.75": "λ = 0.75", "0.5": "λ = 0.5", "0.25": "λ = 0.25", ADAPTIVE: "λ = Adapt"}
+METRIC_LABEL = {"accuracy": "Acc / Rec", "precision": "Prec", "f1": "F1", "auc": "AUC", "ppv": "PPV",
+                "sensitivity": "Sensitivity", "specificity": "Specificity", "fdr": "FDR", "for": "FOR",
+                "youden": "Youden", "dp": "DP"}
+BINARY_ROWS = ("accuracy", "precision", "f1", "auc", "ppv", "sensitivity", "specificity", "fdr", "for")
+MULTI_ROWS = ("accuracy", "precision", "f1", "auc")
+CE_VS_PROPOSED = ("sensitivity", "specificity", "youden", "dp")
+RUN_METRIC = {"precision": "precision_weighted", "f1": "f1_weighted"}
+BACKBONE_LABEL = {**LABELS, "pvt": "PVT", "vgg16": "VGG16", "resnet50": "ResNet50"}
+
+
+def read_runs(paths: list[Path]) -> pd.DataFrame:
+    """Long table of every run's metrics: one row per run × split × metric, with its source file."""
+    rows = []
+    for path in paths:
+        run = json.loads(Path(path).read_text())
+        for split in ("val", "test"):
+            for metric, value in run[split]["metrics"].items():
+                rows.append({**run["run"], "split": split, "metric": metric, "value": value, "source": str(path)})
+    return pd.DataFrame(rows)
+
+
+def _fmt(values: pd.Series) -> str:
+    if values.isna().all():
+        return "–"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.3f}"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+
+
+def cells(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """``backbone, lambda, metric, value`` with the value a formatted cell (mean ± sd over seeds)."""
+    part = runs[runs["split"] == split]
+    wanted = {RUN_METRIC.get(m, m): m for m in METRIC_LABEL}
+    part = part[part["metric"].isin(wanted)].assign(metric=lambda d: d["metric"].map(wanted))
+    return part.groupby(["backbone", "lambda", "metric"], sort=False)["value"].apply(_fmt).reset_index()
+
+
+def lambda_table(cell_df: pd.DataFrame, binary: bool) -> pd.DataFrame:
+    """Rows (Model, Metric), one column per λ: the layout of appendix Tables III–IX."""
+    metrics = BINARY_ROWS if binary else MULTI_ROWS
+    lams = [lam for lam in LAMBDAS if lam in set(cell_df["lambda"])]
+    wide = cell_df.pivot_table(index=["backbone", "metric"], columns="lambda", values="value", aggfunc="first", sort=False)
+    backbones = list(dict.fromkeys(cell_df["backbone"]))
+    index = pd.MultiIndex.from_tuples([(BACKBONE_LABEL.get(b, b), METRIC_LABEL[m]) for b in backbones for m in metrics],
+                                      names=["Model", "Metric"])
+    values = [[wide.loc[(b, m), lam] if (b, m) in wide.index else "–" for lam in lams] for b in backbones for m in metrics]
+    return pd.DataFrame(values, index=index, columns=[LAMBDA_LABEL[lam] for lam in lams])
+
+
+def best_lambda(runs: pd.DataFrame, backbone: str) -> str:
+    """The proposed λ of a backbone: the best mean weighted F1 on val, never on test."""
+    part = runs[(runs["backbone"] == backbone) & (runs["split"] == "val") & (runs["metric"] == "f1_weighted")
+                & (runs["lambda"] != "1")]
+    return str(part.groupby("lambda")["value"].mean().idxmax())
+
+
+def ce_vs_proposed(runs: pd.DataFrame) -> pd.DataFrame:
+    """Rows per backbone, ``cross-entropy/proposed`` cells: the layout of appendix Tables I–II."""
+    test = runs[runs["split"] == "test"]
+    rows = {}
+    for backbone in dict.fromkeys(runs["backbone"]):
+        lam = best_lambda(runs, backbone)
+        cell = {}
+        for metric in CE_VS_PROPOSED:
+            pick = lambda la: test[(test["backbone"] == backbone) & (test["lambda"] == la) & (test["metric"] == metric)]["value"]  # noqa: E731
+            cell[METRIC_LABEL[metric]] = f"{pick('1').mean():.3f}/{pick(lam).mean():.3f}"
+        cell["proposed λ"] = LAMBDA_LABEL[lam]
+        rows[BACKBONE_LABEL.get(backbone, backbone)] = cell
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("Model")
+
+
+def paired_tests(runs: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
+    """Each λ against λ = 1 on the test metric, paired by seed: mean difference and t-test p."""
+    test = runs[(runs["split"] == "test") & (runs["metric"] == metric)]
+    out = []
+    for backbone in dict.fromkeys(test["backbone"]):
+        part = test[test["backbone"] == backbone].pivot_table(index="seed", columns="lambda", values="value")
+        for lam in [la for la in LAMBDAS if la in part.columns and la != "1"]:
+            diff = (part[lam] - part["1"]).dropna()
+            p = stats.ttest_rel(part[lam], part["1"], nan_policy="omit").pvalue if len(diff) > 1 else np.nan
+            out.append({"Model": BACKBONE_LABEL.get(backbone, backbone), "λ": LAMBDA_LABEL[lam], "seeds": len(diff),
+                        f"Δ{metric.upper()} vs λ = 1": f"{diff.mean():+.3f}", "p": "–" if np.isnan(p) else f"{p:.3f}"})
+    return pd.DataFrame(out)
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    return f"### {title}\n\n{table.reset_index().to_markdown(index=False)}\n"
+
+
+def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
+    styler = table.style
+    return styler.to_latex(hrules=True, caption=caption, label=label, position="htbp", position_float="centering",
+                           multirow_align="t", clines="skip-last;data")
+
+
+def paper_lambda_table(reference: pd.DataFrame, dataset: str, task: str) -> pd.DataFrame:
+    """The paper's own per-λ table, from ``paper_lambda_sweep.csv`` (values kept as printed)."""
+    part = reference[(reference["dataset"] == dataset) & (reference["task"] == task)]
+    part = part.assign(value=part["value"].map(lambda v: f"{float(v):.3f}"), **{"lambda": part["lambda"].astype(str)})
+    return lambda_table(part[["backbone", "lambda", "metric", "value"]], binary=task in ("ne", "np", "ns"))
+
+
+def reference_data(name: str) -> pd.DataFrame:
+    """The paper's numbers shipped with the package (see ``data/REFERENCE.md`` for their source)."""
+    return pd.read_csv(Path(__file__).parent / "data" / name, dtype={"value": str, "lambda": str})

@@ -1,0 +1,56 @@
+# Config checks beyond the schema, wildcard helpers, and the one function for final targets.
+import json
+import shlex
+from pathlib import Path
+
+from cxrloc.models import canonical
+from cxrloc.train import lam_token
+
+DS = config["dataset"]
+OUT = f"results/{DS}"
+
+
+def _checked_backbones():
+    """Registry names of the configured backbones; an unknown one names the key."""
+    try:
+        return [canonical(b) for b in config["backbones"]]
+    except KeyError as e:
+        raise ValueError(f"config key 'backbones': {e.args[0]}") from None
+
+
+BACKBONES = _checked_backbones()
+LAMBDAS = [lam_token(lam) for lam in config["lambdas"]]
+THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
+SEEDS = [str(s) for s in config["seeds"]]
+
+
+wildcard_constraints:
+    task="|".join(config["tasks"]),
+    backbone="|".join(b.replace(".", r"\.") for b in BACKBONES),
+    lam=r"[0-9.]+a?",
+    thresh=r"[0-9.]+",
+    seed=r"[0-9]+",
+
+
+RUN = "{backbone}_" + DS + "_{task}_la{lam}_t{thresh}_s{seed}"
+
+
+def run_dir(**wc):
+    return f"{OUT}/runs/{RUN}".format(**wc) if wc else f"{OUT}/runs/{RUN}"
+
+
+def settings(*sections):
+    """The named config sections as a shell-quoted JSON argument (and a rerun trigger as params)."""
+    return shlex.quote(json.dumps({s: config.get(s) for s in sections}, sort_keys=True))
+
+
+def grid(pattern):
+    return expand(pattern, task=config["tasks"], backbone=BACKBONES, lam=LAMBDAS, thresh=THRESHOLDS, seed=SEEDS)
+
+
+def final_targets():
+    """Everything `snakemake` builds by default: the appendix, its figures and the report inputs."""
+    targets = [f"{OUT}/tables/appendix.tex", f"{OUT}/masks/lung_quality.png"]
+    if not config.get("unet", {}).get("checkpoint"):
+        targets.append(f"{OUT}/unet/report.json")
+    return targets

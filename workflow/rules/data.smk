@@ -1,0 +1,127 @@
+# Data: synthesize (embedded default) or download (NIH) → prepare_splits → cache_images.
+SOURCE = config["source"]
+RAW = f"{OUT}/raw" if SOURCE["kind"] == "synthetic" else SOURCE["root"]
+METADATA = f"{RAW}/Data_Entry.csv" if SOURCE["kind"] == "synthetic" else SOURCE["metadata"]
+TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
+LESIONS = f"{RAW}/lesion_masks" if SOURCE["kind"] == "synthetic" else None
+
+NIH_ARCHIVES = [
+    "vfk49d74nhbxq3nqjg0900w5nvkorp5c", "i28rlmbvmfjbl8p2n3ril0pptcmcu9d1", "f1t00wrtdk94satdfb9olcolqx20z2jp",
+    "0aowwzs5lhjrceb3qp67ahp0rd1l1etg", "v5e3goj22zr6h8tzualxfsqlqaygfbsn", "asi7ikud9jwnkrnkj99jnpfkjdes7l6l",
+    "jn1b4mw4n6lnh74ovmcjb8y48h8xj07n", "tvpxmn7qyrgl0w8wfh9kqfjskv6nmm1j", "upyy3ml7qdumlgk2rfcvlb9k6gvqq2pj",
+    "l6nilvfa9cg3s28tqv1qc1olm3gnz54p", "hhq8fkdgvcari67vfhs7ppg2w6ni4jze", "ioqwiy20ihqwyr8pf4c24eazhh281pbu",
+]
+
+if SOURCE["kind"] == "synthetic":
+
+    rule synthesize:
+        output:
+            images=directory(f"{RAW}/images"),
+            metadata=METADATA,
+            lesions=directory(f"{RAW}/lesion_masks"),
+            lungs=directory(f"{RAW}/lung_masks"),
+            test_list=f"{RAW}/test_list.txt",
+        params:
+            settings=lambda w: shlex.quote(json.dumps(SOURCE.get("synthetic", {}), sort_keys=True)),
+            raw=RAW,
+        log:
+            f"{OUT}/logs/synthesize.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        shell:
+            "cxrloc synthesize --settings {params.settings} --out {params.raw} > {log} 2>&1"
+
+else:
+
+    localrules:
+        download_archive,
+        extract_images,
+        nih_metadata,
+
+    rule download_archive:
+        output:
+            temp(f"{RAW}/archives/images_{{i}}.tar.gz"),
+        params:
+            url=lambda w: f"https://nihcc.box.com/shared/static/{NIH_ARCHIVES[int(w.i) - 1]}.gz",
+        log:
+            f"{OUT}/logs/download/images_{{i}}.log",
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=240,
+        retries: 2
+        shell:
+            "cxrloc download --url {params.url} --out {output} > {log} 2>&1"
+
+    rule nih_metadata:
+        output:
+            METADATA,
+        log:
+            f"{OUT}/logs/nih_metadata.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        shell:
+            "cxrloc nih-metadata --out {output} > {log} 2>&1"
+
+    rule extract_images:
+        input:
+            expand(f"{RAW}/archives/images_{{i}}.tar.gz", i=[f"{k:03d}" for k in range(1, 13)]),
+        output:
+            directory(f"{RAW}/images"),
+        log:
+            f"{OUT}/logs/extract_images.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=120,
+        shell:
+            "cxrloc extract --archives {input} --out {output} --expect 112120 > {log} 2>&1"
+
+
+rule prepare_splits:
+    input:
+        metadata=METADATA,
+        test_list=TEST_LIST or [],
+    output:
+        splits=f"{OUT}/splits/{{task}}.csv",
+        report=f"{OUT}/splits/{{task}}.report.json",
+    params:
+        seed=config.get("split_seed", 0),
+        test_list=lambda w, input: f"--test-list {input.test_list}" if input.test_list else "",
+    log:
+        f"{OUT}/logs/prepare_splits/{{task}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "cxrloc prepare-splits --metadata {input.metadata} --task {wildcards.task} --seed {params.seed}"
+        " {params.test_list} --out {output.splits} > {log} 2>&1"
+
+
+rule cache_images:
+    input:
+        splits=expand(f"{OUT}/splits/{{task}}.csv", task=config["tasks"]),
+        images=f"{RAW}/images",
+        lesions=LESIONS or [],
+    output:
+        images=f"{OUT}/cache/images.npy",
+        index=f"{OUT}/cache/index.csv",
+    params:
+        out=f"{OUT}/cache",
+        size=config["image_size"],
+        lesions=lambda w, input: f"--lesions {input.lesions}" if input.lesions else "",
+        skip=" --skip-missing" if SOURCE.get("skip_missing_images") else "",
+    log:
+        f"{OUT}/logs/cache_images.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "cxrloc cache-images --splits {input.splits} --images {input.images} --size {params.size}"
+        " {params.lesions}{params.skip} --threads {threads} --out {params.out} > {log} 2>&1"

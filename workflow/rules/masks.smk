@@ -1,0 +1,77 @@
+# Lung segmentation: train_unet (or a given checkpoint) → precache_masks, once per image.
+UNET_CFG = config.get("unet", {})
+UNET = UNET_CFG.get("checkpoint") or f"{OUT}/unet/unet.pt"
+GPU = 1 if config["device"].startswith("cuda") else 0
+
+
+LUNGSET = "data/lungsets/montgomery"
+
+
+if SOURCE["kind"] != "synthetic" and not UNET_CFG.get("images"):
+
+    localrules:
+        download_montgomery,
+
+    rule download_montgomery:
+        output:
+            images=directory(f"{LUNGSET}/images"),
+            masks=directory(f"{LUNGSET}/masks"),
+        params:
+            url="https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip",
+            zip="data/lungsets/NLM-MontgomeryCXRSet.zip",
+        log:
+            "results/logs/download_montgomery.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        shell:
+            "(cxrloc download --url {params.url} --out {params.zip}"
+            " && cxrloc montgomery --zip {params.zip} --out {LUNGSET}) > {log} 2>&1"
+
+
+if not UNET_CFG.get("checkpoint"):
+
+    rule train_unet:
+        input:
+            images=UNET_CFG.get("images", f"{RAW}/images" if SOURCE["kind"] == "synthetic" else f"{LUNGSET}/images"),
+            masks=UNET_CFG.get("masks", f"{RAW}/lung_masks" if SOURCE["kind"] == "synthetic" else f"{LUNGSET}/masks"),
+        output:
+            unet=UNET,
+            report=f"{OUT}/unet/report.json",
+        params:
+            settings=settings("unet"),
+        log:
+            f"{OUT}/logs/train_unet.log",
+        threads: workflow.cores
+        resources:
+            gpu=GPU,
+            mem_mb=8000,
+            runtime=60,
+        shell:
+            "cxrloc train-unet --images {input.images} --masks {input.masks} --settings {params.settings}"
+            " --device {config[device]} --out {output.unet} --report {output.report} > {log} 2>&1"
+
+
+rule precache_masks:
+    input:
+        unet=UNET,
+        images=f"{OUT}/cache/images.npy",
+        index=f"{OUT}/cache/index.csv",
+    output:
+        lungs=f"{OUT}/masks/lungs.npz",
+        report=f"{OUT}/masks/report.json",
+        figure=report(f"{OUT}/masks/lung_quality.png", caption="../report/lung_quality.rst", category="Lung masks"),
+    params:
+        cache=f"{OUT}/cache",
+        postprocess=" --postprocess" if UNET_CFG.get("postprocess") else "",
+    log:
+        f"{OUT}/logs/precache_masks.log",
+    threads: workflow.cores
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+        runtime=60,
+    shell:
+        "cxrloc precache-masks --unet {input.unet} --cache {params.cache} --device {config[device]}{params.postprocess}"
+        " --out {output.lungs} --report {output.report} --figure {output.figure} > {log} 2>&1"

@@ -1,0 +1,54 @@
+# One training job per task × backbone × λ × threshold × seed, then its evaluation.
+RES = config.get("resources", {})
+
+
+rule train:
+    input:
+        splits=f"{OUT}/splits/{{task}}.csv",
+        images=f"{OUT}/cache/images.npy",
+        lungs=f"{OUT}/masks/lungs.npz",
+    output:
+        model=f"{run_dir()}/model.pt",
+        history=f"{run_dir()}/history.csv",
+    params:
+        settings=settings("train", "attention", "weights"),
+        cache=f"{OUT}/cache",
+        out=run_dir(),
+    log:
+        f"{OUT}/logs/train/{RUN}.log",
+    threads: config["train"]["threads"]
+    resources:
+        gpu=GPU,
+        cpus_per_gpu=RES.get("cpus_per_gpu", 4) if GPU else 0,
+        mem_mb=lambda wc, attempt: RES.get("train_mem_mb", 16000) * attempt,
+        runtime=RES.get("train_runtime", 120),
+    shell:
+        "cxrloc train --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
+        " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
+        " --lungs {input.lungs} --threads {threads} --settings {params.settings} --out {params.out} > {log} 2>&1"
+
+
+rule evaluate:
+    input:
+        model=f"{run_dir()}/model.pt",
+        splits=f"{OUT}/splits/{{task}}.csv",
+        images=f"{OUT}/cache/images.npy",
+        lungs=f"{OUT}/masks/lungs.npz",
+    output:
+        f"{run_dir()}/metrics.json",
+    params:
+        settings=settings("train", "attention", "weights"),
+        cache=f"{OUT}/cache",
+        bootstrap=config.get("evaluate", {}).get("bootstrap", 200),
+    log:
+        f"{OUT}/logs/evaluate/{RUN}.log",
+    threads: config["train"]["threads"]
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+        runtime=30,
+    shell:
+        "cxrloc evaluate --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
+        " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
+        " --lungs {input.lungs} --threads {threads} --settings {params.settings} --model {input.model}"
+        " --bootstrap {params.bootstrap} --out {output} > {log} 2>&1"
