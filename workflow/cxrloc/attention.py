@@ -36,6 +36,11 @@ def lambda_at(lam: float | str, epoch: int) -> float:
     return float(lam)
 
 
+def lambda_name(lam: float | str) -> str:
+    """λ as tables key it: ``1``, ``0.75``, …, ``adaptive``."""
+    return ADAPTIVE if lam == ADAPTIVE else f"{float(lam):g}"
+
+
 def region_fraction(cam: torch.Tensor, region: torch.Tensor, thresh: float) -> torch.Tensor:
     """Per sample: the share of region pixels whose CAM exceeds ``thresh`` (hard, no gradient)."""
     with torch.no_grad():

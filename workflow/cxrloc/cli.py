@@ -159,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synthesize", help="draw the synthetic radiograph set")
-    p.add_argument("--settings", default="{}", help="the source.synthetic section (YAML/JSON, inline or file)")
+    p.add_argument("--settings", default="{}", help="a config with a source.synthetic section (YAML/JSON, inline or file)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_synthesize)
 

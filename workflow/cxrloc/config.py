@@ -56,7 +56,7 @@ def attention_config(cfg: dict) -> AttentionConfig:
 
 
 def unet_config(cfg: dict) -> UNetConfig:
-    section = {k: v for k, v in (cfg.get("unet") or {}).items() if k not in ("checkpoint", "images", "masks")}
+    section = {k: v for k, v in (cfg.get("unet") or {}).items() if k not in ("checkpoint", "images", "masks", "postprocess")}
     return build(UNetConfig, section, "unet")
 
 

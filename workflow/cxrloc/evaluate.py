@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .attention import lambda_name
 from .cam import grad_cam
 from .data import SplitData, normalize
 from .device import resolve
@@ -58,7 +59,7 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     tic = time.time()
     model, layer, ckpt = load_trained(checkpoint, spec, device)
     result = {"schema": SCHEMA_VERSION, "run": {"dataset": spec.dataset, "task": spec.task, "backbone": spec.backbone,
-              "lambda": str(spec.lam), "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
+              "lambda": lambda_name(spec.lam), "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
               "best_epoch": ckpt.get("best_epoch")}}
     for name, data in (("val", val), ("test", test)):
         proba = predict_proba(model, data, device)

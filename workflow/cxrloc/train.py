@@ -99,7 +99,7 @@ def _epoch(model, layer, data: SplitData, spec: RunSpec, lam, opt, epoch, device
     kinds = kinds_for(spec.task).to(device)
     sums = {"loss": 0.0, "ce": 0.0, "att": 0.0, "correct": 0, "frac": [], "n": 0}
     amp = device.type == "cuda"
-    bar = tqdm(order.split(spec.train.batch_size), desc=f"epoch {epoch}", unit="batch", leave=False)
+    bar = tqdm(order.split(spec.train.batch_size), desc=f"epoch {epoch}", unit="batch", leave=False, disable=None)
     for idx in bar:
         if flag["stop"]:
             raise Preempted

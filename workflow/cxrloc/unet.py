@@ -125,7 +125,7 @@ def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.devic
             flagged[i + j] = [flags(m)[f] for f in FLAGS]
             masks[i + j] = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(mask_size,) * 2, mode="nearest")[0, 0].numpy()
     seconds = time.time() - start
-    names = cache.index.index.to_numpy()
+    names = cache.index.index.to_numpy().astype(str)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, image=names, box=boxes, mask=masks, flags=flagged, flag_names=np.array(FLAGS))

@@ -22,7 +22,7 @@ if SOURCE["kind"] == "synthetic":
             lungs=directory(f"{RAW}/lung_masks"),
             test_list=f"{RAW}/test_list.txt",
         params:
-            settings=lambda w: shlex.quote(json.dumps(SOURCE.get("synthetic", {}), sort_keys=True)),
+            settings=settings("source"),
             raw=RAW,
         log:
             f"{OUT}/logs/synthesize.log",
