@@ -69,12 +69,12 @@ def _balance(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return pd.concat(parts)
 
 
-def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fractions, test_pool, rng) -> pd.DataFrame:
+def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fractions, test_patients, rng) -> pd.DataFrame:
     """No Finding images of patients who never carry a finding of the task."""
     carriers = set(meta.loc[meta["labels"].apply(lambda ls: bool(set(ls) & set(positives(task)))), "patient"])
     pool = meta[(meta["labels"].apply(lambda ls: ls == [NO_FINDING])) & ~meta["patient"].isin(carriers)].copy()
     pool["finding"] = NO_FINDING
-    pool["split"] = _split_of(pool, fractions, test_pool, rng)
+    pool["split"] = _split_of(pool, fractions, test_patients, rng)
     parts = []
     for split, n in n_per_split.items():
         candidates = pool[pool["split"] == split]
@@ -83,10 +83,8 @@ def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fracti
     return pd.concat(parts)
 
 
-def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_pool: set[str], rng) -> pd.Series:
+def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_patients: set[str], rng) -> pd.Series:
     """Split of every row, by whole patients; rows of test-pool patients go to test."""
-    fixed = df["image"].isin(test_pool)
-    test_patients = set(df.loc[fixed, "patient"])
     free = df[~df["patient"].isin(test_patients)]
     counts = pd.crosstab(free["patient"], free["finding"])
     assigned = _assign_patients(counts, fractions, rng)
@@ -98,14 +96,15 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
     names = classes(cfg.task)
     rng = np.random.default_rng(cfg.seed)
     fractions = {"train": 0.75, "val": 0.25} if test_list else FRACTIONS
+    test_patients = set(meta.loc[meta["image"].isin(test_list), "patient"])
     pos = _single_label(meta, names[1:])
     if pos.empty:
         raise ValueError(f"task {cfg.task}: no single-label images of {names[1:]} in the metadata")
-    pos["split"] = _split_of(pos, fractions, test_list, rng)
+    pos["split"] = _split_of(pos, fractions, test_patients, rng)
     if len(names) > 2 and cfg.balance_to_smallest:
         pos = _balance(pos, rng)
     per_split = pos.groupby("split").size() // (len(names) - 1)
-    neg = _controls(meta, cfg.task, per_split.to_dict(), fractions, test_list, rng)
+    neg = _controls(meta, cfg.task, per_split.to_dict(), fractions, test_patients, rng)
     out = pd.concat([pos, neg])
     out["label"] = out["finding"].map({n: i for i, n in enumerate(names)})
     out["split"] = pd.Categorical(out["split"], SPLITS, ordered=True)

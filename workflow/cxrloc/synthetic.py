@@ -123,8 +123,8 @@ class Anatomy:
         lungs = [lung & ~heart for lung in lungs]
         both = lungs[0] | lungs[1]
         img = np.where(both, 0.22, img)
-        markings = _smooth_noise(rng, self.size, self.size / 90)
-        img = img + both * 0.035 * markings
+        self.markings = 0.035 * _smooth_noise(rng, self.size, self.size / 90)
+        img = img + both * self.markings
         mediastinum = (np.abs(x - 0.5) < self.half_gap + 0.01) & (y > 0.12) & (y < self.cy + 0.3)
         img = np.where(mediastinum & ~both, 0.7, img)
         img = np.where(heart, 0.72, img)
@@ -156,9 +156,8 @@ class Anatomy:
         return out
 
 
-def _effusion(anat: Anatomy, img, lungs, contrast) -> np.ndarray:
+def _effusion(anat: Anatomy, img, lungs, contrast, rng) -> np.ndarray:
     """Basal opacity with a meniscus rising laterally; blunts the costophrenic angle."""
-    rng = anat.rng
     sides = [0, 1] if rng.random() < 0.3 else [int(rng.integers(2))]
     lesion = np.zeros_like(img, dtype=bool)
     for s in sides:
@@ -175,25 +174,22 @@ def _effusion(anat: Anatomy, img, lungs, contrast) -> np.ndarray:
     return lesion
 
 
-def _pneumothorax(anat: Anatomy, img, lungs, contrast) -> np.ndarray:
+def _pneumothorax(anat: Anatomy, img, lungs, contrast, rng) -> np.ndarray:
     """Apical/lateral rim without lung markings, bounded by a thin visceral pleural line."""
-    rng = anat.rng
     lung = lungs[int(rng.integers(2))]
     depth = rng.uniform(0.025, 0.06) * anat.size
     inside = ndimage.distance_transform_edt(lung)
     rows = np.where(lung.any(axis=1))[0]
     mid = (rows.min() + rng.uniform(0.45, 0.7) * (rows.max() - rows.min())) / anat.size
     lesion = lung & (inside < depth) & (anat.y < mid)
-    pleura = lung & (np.abs(inside - depth) < 0.7) & (anat.y < mid)
-    flat = ndimage.gaussian_filter(img, anat.size / 40)
-    img[lesion] = flat[lesion] - contrast * 0.13
+    pleura = lung & (inside >= depth) & (inside < depth + 1) & (anat.y < mid)
+    img[lesion] -= anat.markings[lesion] + contrast * 0.1
     img[pleura] += contrast * 0.22
     return lesion
 
 
-def _subcutaneous_emphysema(anat: Anatomy, img, lungs, contrast) -> np.ndarray:
+def _subcutaneous_emphysema(anat: Anatomy, img, lungs, contrast, rng) -> np.ndarray:
     """Streaky lucencies in the lateral chest-wall soft tissue, outside the lungs."""
-    rng = anat.rng
     both = lungs[0] | lungs[1]
     wall = (img > 0.4) & ~ndimage.binary_dilation(both, iterations=2) & (np.abs(anat.x - 0.5) > 0.3)
     streaks = np.zeros_like(both)
@@ -210,7 +206,7 @@ def _subcutaneous_emphysema(anat: Anatomy, img, lungs, contrast) -> np.ndarray:
     return lesion
 
 
-def _cardiomegaly(anat: Anatomy, img, lungs, contrast) -> np.ndarray:
+def _cardiomegaly(anat: Anatomy, img, lungs, contrast, rng) -> np.ndarray:
     return anat.heart()
 
 
@@ -230,18 +226,23 @@ def _marker(img: np.ndarray) -> None:
 
 
 def draw(rng: np.random.Generator, size: int, findings: list[str], contrast: float, marker: bool) -> Radiograph:
-    """One radiograph of a fresh anatomy with the given findings drawn in."""
-    anat = Anatomy(rng, size)
+    """One radiograph of a fresh anatomy with the given findings drawn in.
+
+    Anatomy, findings and exposure draw from independent streams of ``rng``, so one seed
+    gives the same patient and exposure with or without a finding.
+    """
+    anatomy_rng, finding_rng, exposure_rng = rng.spawn(3)
+    anat = Anatomy(anatomy_rng, size)
     if "Cardiomegaly" in findings:
-        anat.heart_scale = rng.uniform(1.35, 1.6)
+        anat.heart_scale = finding_rng.uniform(1.35, 1.6)
     img, lungs_mask, lungs = anat.draw()
     lesion = np.zeros_like(lungs_mask)
     for name in findings:
         if name in DRAW_FINDING:
-            lesion |= DRAW_FINDING[name](anat, img, lungs, contrast)
-    gamma = rng.uniform(0.8, 1.25)
-    img = np.clip(img, 0, 1) ** gamma * rng.uniform(0.85, 1.1)
-    img += rng.normal(0, 0.02, img.shape).astype(np.float32)
+            lesion |= DRAW_FINDING[name](anat, img, lungs, contrast, finding_rng)
+    gamma = exposure_rng.uniform(0.8, 1.25)
+    img = np.clip(img, 0, 1) ** gamma * exposure_rng.uniform(0.85, 1.1)
+    img += exposure_rng.normal(0, 0.02, img.shape).astype(np.float32)
     if marker:
         _marker(img)
     return Radiograph(np.clip(img, 0, 1).astype(np.float32), lungs_mask, lesion, marker)

@@ -1,0 +1,36 @@
+# Two commands: `make demo` (the whole pipeline on synthetic radiographs) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: demo test test-slurm report bench dryrun-nih clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,slurm]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/snakemake --cores all
+	$(VENV)/bin/snakemake --report results/synthetic/report.html
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slurm" --durations=10
+
+test-slurm: $(STAMP)
+	$(VENV)/bin/pytest -q -m slurm
+
+report: $(STAMP)
+	$(VENV)/bin/snakemake --report results/synthetic/report.html
+
+bench: $(STAMP)
+	$(PY) bench/attention_step.py
+
+dryrun-nih: $(STAMP)
+	$(VENV)/bin/snakemake -n --configfile config/nih.yaml
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,111 @@
+"""The attention objective: soft (differentiable) and published (the original's arithmetic)."""
+
+import numpy as np
+import pytest
+import torch
+
+from cxrloc import attention, cam, models
+from cxrloc.attention import AttentionConfig, attention_term, lambda_at, objective
+from cxrloc.regions import box_regions
+
+SIZE = 64
+
+
+def batch(seed=0, n=8):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, SIZE, SIZE, generator=g)
+    y = torch.tensor([1, 0] * (n // 2))
+    boxes = torch.tensor([[8, 8, 48, 48]] * n)
+    return x, y, boxes
+
+
+def loss_of(model, layer, x, y, boxes, lam, cfg, thresh=0.5):
+    kinds = torch.tensor([0, 1])[y]
+    with cam.capture(layer) as seen:
+        logits = model(x)
+    return objective(logits, seen[-1], y, lambda: box_regions(boxes, kinds, SIZE), lam, thresh, cfg)
+
+
+def test_adaptive_lambda_schedule():
+    assert lambda_at("adaptive", 0) == 1.0
+    assert lambda_at("adaptive", 10) == pytest.approx(0.77)
+    assert lambda_at("adaptive", 99) == 0.2
+    assert lambda_at(0.25, 7) == 0.25
+
+
+def test_soft_loss_has_finite_nonzero_parameter_gradients():
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2)
+    x, y, boxes = batch()
+    parts = loss_of(model, layer, x, y, boxes, 0.0, AttentionConfig(mode="soft"))
+    parts.loss.backward()
+    grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    assert torch.isfinite(grads).all() and grads.abs().sum() > 0
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_soft_loss_moves_the_cam_into_the_region(first_order):
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2, cam_layer="layer3")
+    model.eval()
+    x, y, boxes = batch(1)
+    cfg = AttentionConfig(mode="soft", cam_target="true", first_order=first_order)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    before = np.nanmean(loss_of(model, layer, x, y, boxes, 0.0, cfg).in_region.numpy())
+    for _ in range(8):
+        parts = loss_of(model, layer, x, y, boxes, 0.0, cfg)
+        opt.zero_grad()
+        parts.loss.backward()
+        opt.step()
+    after = np.nanmean(loss_of(model, layer, x, y, boxes, 0.0, cfg).in_region.numpy())
+    assert after > before + 0.05
+
+
+def test_published_mode_gives_zero_gradient_from_the_attention_term():
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2)
+    x, y, boxes = batch()
+    parts = loss_of(model, layer, x, y, boxes, 0.0, AttentionConfig(mode="published"))
+    assert parts.att > 0
+    assert not parts.loss.requires_grad or all(
+        g is None or g.abs().sum() == 0
+        for g in torch.autograd.grad(parts.loss, list(model.parameters()), allow_unused=True)
+    )
+
+
+def original_formula(cam_map: np.ndarray, box, label: int, thresh: float) -> float:
+    """METHOD.md §6 evaluated per sample, as the original did it in numpy (lower half: effusion)."""
+    x, y, w, h = box
+    region = cam_map[int(y + h / 2) : y + h, x : x + w]
+    ratio = (region > thresh).sum() / region.size
+    return (1 - ratio) * label
+
+
+def test_published_mode_equals_the_original_per_sample_formula():
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2)
+    model.eval()
+    x, y, _ = batch(2)
+    boxes = torch.tensor([[4 + i, 6 + 2 * i, 40 + i, 44 - 2 * i] for i in range(len(x))])
+    maps = cam.grad_cam(model, layer, x)
+    regions = box_regions(boxes, torch.tensor([0, 1])[y], SIZE)
+    for thresh in (0.3, 0.5, 0.7):
+        ours = attention_term(maps, regions, thresh, AttentionConfig(mode="published"))
+        theirs = [original_formula(m.numpy(), b.tolist(), int(lbl), thresh) for m, b, lbl in zip(maps, boxes, y)]
+        assert np.allclose(ours.numpy(), theirs)
+
+
+def test_lambda_one_never_computes_a_cam(monkeypatch):
+    monkeypatch.setattr(attention, "cams_for", lambda *a, **k: pytest.fail("a CAM was computed at λ = 1"))
+    model, layer = models.create("resnet18", 2)
+    x, y, boxes = batch()
+    parts = loss_of(model, layer, x, y, boxes, 1.0, AttentionConfig())
+    assert parts.loss.requires_grad
+
+
+def test_no_finding_samples_have_no_attention_term():
+    maps = torch.rand(4, SIZE, SIZE)
+    regions = box_regions(torch.tensor([[0, 0, SIZE, SIZE]] * 4), torch.tensor([0, 0, 1, 1]), SIZE)
+    for mode in attention.MODES:
+        term = attention_term(maps, regions, 0.5, AttentionConfig(mode=mode))
+        assert term[:2].abs().sum() == 0 and term[2:].abs().sum() > 0

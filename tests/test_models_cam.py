@@ -1,0 +1,80 @@
+"""Backbone registry and batched Grad-CAM, checked against pytorch-grad-cam."""
+
+import time
+
+import pytest
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from cxrloc import models
+from cxrloc.cam import capture, grad_cam
+
+SIZE = {"pvt_v2_b2_li": 64, "vgg16.tv_in1k": 64, "resnet50.tv_in1k": 64, "pvt_v2_b0": 64, "resnet18": 64, "vgg11": 64}
+
+
+@pytest.fixture(scope="module", params=sorted(models.REGISTRY))
+def backbone(request):
+    torch.manual_seed(0)
+    model, layer = models.create(request.param, 3)
+    return request.param, model.eval(), layer
+
+
+def test_unknown_backbone_lists_the_valid_names():
+    with pytest.raises(KeyError) as e:
+        models.create("alexnet", 2)
+    for name in ("pvt_v2_b2_li", "vgg16.tv_in1k", "resnet50.tv_in1k", "pvt", "vgg", "resnet"):
+        assert name in str(e.value)
+
+
+@pytest.mark.parametrize("alias,name", [("pvt", "pvt_v2_b2_li"), ("vgg", "vgg16.tv_in1k"), ("resnet", "resnet50.tv_in1k")])
+def test_original_cli_aliases(alias, name):
+    assert models.canonical(alias) == name
+
+
+def test_pretrained_without_network_fails_fast_naming_the_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    start = time.time()
+    with pytest.raises(models.PretrainedWeightsUnavailable, match=r"timm/resnet18\.a1_in1k|resnet18"):
+        models.create("resnet18", 2, pretrained=True)
+    assert time.time() - start < 5
+
+
+def test_pretrained_from_a_local_file(tmp_path):
+    from safetensors.torch import save_file
+
+    donor, _ = models.create("resnet18", 1000)
+    path = tmp_path / "w.safetensors"
+    save_file(donor.state_dict(), path)
+    model, _ = models.create("resnet18", 2, pretrained=True, weights_file=str(path))
+    assert torch.equal(model.conv1.weight, donor.conv1.weight)
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_grad_cam_matches_pytorch_grad_cam(backbone, given):
+    name, model, layer = backbone
+    x = torch.randn(4, 3, SIZE[name], SIZE[name], generator=torch.Generator().manual_seed(1))
+    targets = torch.tensor([0, 2, 1, 2]) if given else model(x).argmax(1)
+    ours = grad_cam(model, layer, x, targets if given else None)
+    ref = GradCAM(model=model, target_layers=[layer])(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in targets])
+    assert ours.shape == (4, SIZE[name], SIZE[name])
+    assert (ours - torch.from_numpy(ref)).abs().max().item() < 1e-3
+    assert ours.min() >= 0 and ours.max() <= 1
+
+
+def test_grad_cam_is_one_batched_pass_without_mode_switch(monkeypatch):
+    model, layer = models.create("resnet18", 2)
+    model.train()
+    calls = []
+    original = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or original(*a, **k))
+    with capture(layer) as seen:
+        grad_cam(model, layer, torch.randn(6, 3, 64, 64))
+    assert len(calls) == 1 and len(seen) == 1 and model.training
+
+
+def test_all_zero_map_is_safe():
+    from cxrloc.cam import cam_from
+
+    out = cam_from(torch.zeros(2, 4, 3, 3), torch.zeros(2, 4, 3, 3), (12, 12))
+    assert torch.isfinite(out).all() and out.abs().sum() == 0

@@ -1,0 +1,85 @@
+"""Split preparation on NIH's real metadata (METHOD.md §2)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxrloc.metadata import MetadataError, read_metadata
+from cxrloc.splits import SplitConfig, prepare_splits, report
+from cxrloc.tasks import positives
+
+PAPER = {"ne": (2373, 791, 791), "np": (1316, 439, 439)}
+
+
+@pytest.fixture(scope="module")
+def nih_splits(nih_metadata):
+    return {task: prepare_splits(nih_metadata, SplitConfig(task)) for task in ("ne", "np", "nep")}
+
+
+@pytest.mark.parametrize("task", ["ne", "np"])
+def test_paper_counts_per_class_within_one_percent(nih_splits, task):
+    counts = nih_splits[task].groupby(["split", "finding"]).size()
+    for split, expected in zip(("train", "val", "test"), PAPER[task]):
+        for finding in counts[split].index:
+            assert abs(counts[split][finding] - expected) <= 0.01 * expected, (split, finding, counts[split][finding])
+
+
+@pytest.mark.parametrize("task", ["ne", "np", "nep"])
+def test_no_patient_in_two_splits(nih_splits, task):
+    rep = report(nih_splits[task])
+    assert rep["shared_patients"] == {"train-val": 0, "train-test": 0, "val-test": 0}
+    per_patient = nih_splits[task].groupby("patient")["split"].nunique()
+    assert per_patient.max() == 1
+
+
+@pytest.mark.parametrize("task", ["ne", "np", "nep"])
+def test_controls_never_from_patients_with_the_findings(nih_splits, nih_metadata, task):
+    carriers = set(nih_metadata.loc[nih_metadata["labels"].apply(lambda ls: bool(set(ls) & set(positives(task)))), "patient"])
+    controls = nih_splits[task][nih_splits[task]["label"] == 0]
+    assert not set(controls["patient"]) & carriers
+
+
+@pytest.mark.parametrize("task", ["ne", "np", "nep"])
+def test_classes_balanced_and_single_label(nih_splits, nih_metadata, task):
+    s = nih_splits[task]
+    counts = s.groupby(["split", "label"]).size().unstack()
+    assert (counts.nunique(axis=1) == 1).all(), counts
+    labels = nih_metadata.set_index("image").loc[s["image"], "labels"]
+    assert (labels.str.len() == 1).all()
+
+
+def test_nep_balances_to_pneumothorax(nih_splits):
+    counts = nih_splits["nep"].groupby(["split", "finding"]).size().unstack()
+    assert (counts["Effusion"] == counts["Pneumothorax"]).all()
+    assert abs(counts.loc["train", "Pneumothorax"] - 1316) <= 13
+
+
+def test_deterministic_and_seeded(nih_metadata):
+    a = prepare_splits(nih_metadata, SplitConfig("np", seed=3))
+    b = prepare_splits(nih_metadata, SplitConfig("np", seed=3))
+    c = prepare_splits(nih_metadata, SplitConfig("np", seed=4))
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+def test_test_list_fixes_the_test_pool(nih_metadata):
+    test_images = set(nih_metadata["image"].iloc[::5])
+    s = prepare_splits(nih_metadata, SplitConfig("ne"), test_images)
+    listed_patients = set(nih_metadata.loc[nih_metadata["image"].isin(test_images), "patient"])
+    pos = s[s["label"] == 1]
+    assert set(pos.loc[pos["split"] == "test", "patient"]) <= listed_patients
+    assert not set(pos.loc[pos["split"] != "test", "patient"]) & listed_patients
+    assert report(s)["shared_patients"]["train-test"] == 0
+
+
+def test_missing_column_names_the_file(tmp_path):
+    bad = tmp_path / "meta.csv"
+    pd.DataFrame({"Image Index": ["a.png"], "Patient ID": [1]}).to_csv(bad, index=False)
+    with pytest.raises(MetadataError, match=r"meta\.csv.*Finding Labels"):
+        read_metadata(bad)
+
+
+def test_split_report_counts_match_rows(nih_splits):
+    rep = report(nih_splits["ne"])
+    assert sum(sum(v.values()) for v in rep["images"].values()) == len(nih_splits["ne"])
+    assert np.all(np.array([rep["patients"][s] for s in ("train", "val", "test")]) > 0)

@@ -1,0 +1,114 @@
+"""The synthetic radiograph generator: anatomy, masks, findings, confounder, determinism."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from cxrloc.lungs import lung_box
+from cxrloc.synthetic import FINDINGS, Anatomy, NIH_COLUMNS, SyntheticConfig, draw, marker_probability, metadata, synthesize
+
+SIZE = 128
+
+
+def rg(seed):
+    return np.random.default_rng(seed)
+
+
+def test_metadata_has_nih_columns(nih_metadata_path):
+    real = pd.read_csv(nih_metadata_path, nrows=0).columns.tolist()
+    assert NIH_COLUMNS == real
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lung_mask_matches_the_drawn_lungs(seed):
+    r = draw(rg(seed), SIZE, ["No Finding"], 1.0, False)
+    body = r.image[SIZE // 2, SIZE // 4 : 3 * SIZE // 4]
+    assert r.lungs.mean() > 0.12
+    inside = r.image[r.lungs].mean()
+    rim = r.image[(~r.lungs) & (r.image > 0.3)].mean()
+    assert inside < rim - 0.15, "lungs are darker (air) than the soft tissue around them"
+    assert body.size and not r.lesion.any()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_effusion_is_basal_inside_the_lung(seed):
+    r = draw(rg(seed), SIZE, ["Effusion"], 1.0, False)
+    assert r.lesion.any() and (r.lesion & ~r.lungs).sum() == 0
+    x, y, w, h = lung_box(r.lungs)
+    ys = np.nonzero(r.lesion)[0]
+    assert ys.mean() > y + h / 2, "basal"
+    assert ys.max() >= y + h - 3, "fills the costophrenic angle"
+    base = draw(rg(seed), SIZE, ["No Finding"], 1.0, False)
+    assert r.image[r.lesion].mean() > base.image[r.lesion].mean() + 0.1, "fluid is an opacity"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pneumothorax_is_apical_and_lucent(seed):
+    r = draw(rg(seed), SIZE, ["Pneumothorax"], 1.0, False)
+    assert r.lesion.any() and (r.lesion & ~r.lungs).sum() == 0
+    x, y, w, h = lung_box(r.lungs)
+    ys = np.nonzero(r.lesion)[0]
+    assert ys.mean() < y + h / 2, "apical"
+    base = draw(rg(seed), SIZE, ["No Finding"], 1.0, False)
+    diff = (r.image - base.image)[r.lesion]
+    assert diff.mean() < -0.05, "lucent"
+    anatomy = Anatomy(rg(seed).spawn(3)[0], SIZE)
+    anatomy.draw()
+    assert np.corrcoef(diff, anatomy.markings[r.lesion])[0, 1] < -0.5, "the lung markings are gone"
+    pleural_line = ndimage.binary_dilation(r.lesion) & ~r.lesion & r.lungs
+    assert (r.image - base.image)[pleural_line].mean() > 0.05, "a thin visceral pleural line"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_subcutaneous_emphysema_is_outside_the_lungs(seed):
+    r = draw(rg(seed), SIZE, ["Subcutaneous Emphysema"], 1.0, False)
+    assert r.lesion.any() and (r.lesion & r.lungs).sum() == 0
+
+
+def test_cardiomegaly_enlarges_the_heart():
+    normal = Anatomy(rg(1).spawn(3)[0], SIZE).heart().sum()
+    enlarged = draw(rg(1), SIZE, ["Cardiomegaly"], 1.0, False)
+    assert enlarged.lesion.sum() > 1.5 * normal
+    assert (enlarged.lesion & enlarged.lungs).sum() == 0, "the lungs give way to the heart"
+
+
+def test_lesion_contrast_is_configurable():
+    faint = draw(rg(2), SIZE, ["Effusion"], 0.2, False)
+    strong = draw(rg(2), SIZE, ["Effusion"], 1.0, False)
+    assert strong.image[strong.lesion].mean() > faint.image[faint.lesion].mean() + 0.05
+
+
+def test_marker_is_drawn_only_when_asked():
+    on, off = draw(rg(3), SIZE, ["No Finding"], 1.0, True), draw(rg(3), SIZE, ["No Finding"], 1.0, False)
+    assert (on.image == 1.0).sum() > (off.image == 1.0).sum() + 20
+
+
+def test_confounder_rate_is_what_was_asked():
+    meta = metadata(SyntheticConfig(patients=6000, confounder_rate=0.9, seed=1))
+    dev, shifted = meta[~meta["shifted"]], meta[meta["shifted"]]
+    pos = dev["Finding Labels"] != "No Finding"
+    assert dev.loc[pos, "marker"].mean() == pytest.approx(0.9, abs=0.02)
+    assert dev.loc[~pos, "marker"].mean() == pytest.approx(0.1, abs=0.02)
+    assert shifted["marker"].mean() == pytest.approx(0.5, abs=0.03)
+    assert marker_probability("Effusion", False, None) == 0
+
+
+def test_several_images_per_patient_and_every_finding():
+    meta = metadata(SyntheticConfig(patients=300, seed=0))
+    assert meta.groupby("Patient ID").size().max() > 1
+    found = set(meta["Finding Labels"].str.split("|").explode())
+    assert found == set(FINDINGS)
+
+
+def test_deterministic_from_a_seed(tmp_path):
+    cfg = SyntheticConfig(patients=12, image_size=64, seed=5)
+    synthesize(cfg, tmp_path / "a")
+    synthesize(cfg, tmp_path / "b")
+    for sub in ("images", "lung_masks", "lesion_masks"):
+        for f in sorted((tmp_path / "a" / sub).iterdir()):
+            assert np.array_equal(np.asarray(Image.open(f)), np.asarray(Image.open(tmp_path / "b" / sub / f.name)))
+    assert (tmp_path / "a" / "Data_Entry.csv").read_text() == (tmp_path / "b" / "Data_Entry.csv").read_text()
+    other = metadata(SyntheticConfig(patients=12, image_size=64, seed=6))
+    assert not other["Finding Labels"].equals(pd.read_csv(tmp_path / "a" / "Data_Entry.csv")["Finding Labels"])

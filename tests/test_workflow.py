@@ -1,0 +1,130 @@
+"""A real Snakemake run of the whole DAG on a tiny config, and what it leaves behind."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from .workflow import ROOT, cxrloc, snakemake
+
+pytestmark = pytest.mark.workflow
+TINY = ROOT / "tests" / "tiny.yaml"
+OUT = "results/tiny"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("study")
+    snakemake(work, "--configfile", str(TINY))
+    return work
+
+
+def run_args(work: Path, lam: str = "0.5") -> list[str]:
+    cfg = yaml.safe_load(TINY.read_text())
+    return ["--dataset", "tiny", "--task", "ne", "--backbone", "resnet18", "--lamda", lam, "--thresh", "0.5",
+            "--seed", "0", "--splits", str(work / OUT / "splits/ne.csv"), "--cache", str(work / OUT / "cache"),
+            "--lungs", str(work / OUT / "masks/lungs.npz"), "--settings", json.dumps({k: cfg[k] for k in ("train",)})]
+
+
+def test_tables_have_a_column_per_lambda_and_a_block_per_backbone(study):
+    md = (study / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text()
+    assert "λ = 1" in md and "λ = 0.5" in md and "ResNet18" in md
+    tex = (study / OUT / "tables/tiny_ne_t0.5_lambda.tex").read_text()
+    assert "\\toprule" in tex
+    appendix = (study / OUT / "tables/appendix.tex").read_text()
+    assert "\\input{tiny_ne_t0.5_lambda.tex}" in appendix and "\\input{tiny_ne_t0.5_ce_vs_proposed.tex}" in appendix
+    for fig in ("tiny_ne_t0.5_auc_vs_lambda.png", "tiny_ne_t0.5_roc.png", "tiny_training_curves.png"):
+        assert (study / OUT / "tables/figures" / fig).stat().st_size > 1000
+    assert (study / OUT / "masks/lung_quality.png").stat().st_size > 1000
+
+
+def test_every_cell_traces_to_a_run_json(study):
+    md = (study / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text()
+    rows = {cells[1]: cells[2:] for cells in (
+        [c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("| ResNet18"))}
+    for col, lam in enumerate(["1", "0.5"]):
+        run = json.loads((study / OUT / f"runs/resnet18_tiny_ne_la{lam}_t0.5_s0/metrics.json").read_text())
+        m = run["test"]["metrics"]
+        assert rows["Acc / Rec"][col] == f"{m['accuracy']:.3f}"
+        assert rows["AUC"][col] == f"{m['auc']:.3f}"
+        assert rows["F1"][col] == f"{m['f1_weighted']:.3f}"
+        assert run["test"]["ci95"]["accuracy"][0] <= m["accuracy"] <= run["test"]["ci95"]["accuracy"][1]
+
+
+def test_precache_covers_every_split_image(study):
+    import numpy as np
+
+    lungs = np.load(study / OUT / "masks/lungs.npz")
+    splits = pd.read_csv(study / OUT / "splits/ne.csv")
+    assert set(splits["image"]) <= set(lungs["image"])
+    assert json.loads((study / OUT / "masks/report.json").read_text())["images_per_s"] > 0
+
+
+def test_synthetic_localization_is_scored(study):
+    run = json.loads((study / OUT / "runs/resnet18_tiny_ne_la0.5_t0.5_s0/metrics.json").read_text())
+    loc = run["localization"]
+    assert loc["n"] > 0 and 0 <= loc["pointing_game"] <= 1 and 0 <= loc["energy_inside"] <= 1
+
+
+def test_second_run_has_nothing_to_do(study):
+    out = snakemake(study, "--configfile", str(TINY), "-n").stdout
+    assert "Nothing to be done" in out
+
+
+def test_training_never_runs_the_unet(study, tmp_path):
+    shutil.move(study / OUT / "unet/unet.pt", tmp_path / "unet.pt")
+    try:
+        cxrloc("train", *run_args(study), "--out", str(tmp_path / "run"))
+        assert (tmp_path / "run/model.pt").exists()
+    finally:
+        shutil.move(tmp_path / "unet.pt", study / OUT / "unet/unet.pt")
+
+
+def test_same_seed_gives_identical_metrics(study, tmp_path):
+    for name in ("a", "b"):
+        cxrloc("train", *run_args(study), "--out", str(tmp_path / name))
+    cols = ["loss", "ce", "att", "acc", "val_loss", "val_acc", "cam_in_region"]
+    a, b = (pd.read_csv(tmp_path / n / "history.csv")[cols] for n in ("a", "b"))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_rerun_after_change_of_a_table_format_only_aggregates(study):
+    out = snakemake(study, "--configfile", str(TINY), "-n", "--forcerun", "aggregate").stdout
+    jobs = [j for j in re.findall(r"^rule (\w+):", out, re.M) if j != "all"]
+    assert jobs == ["aggregate"], jobs
+
+
+def test_lambda_out_of_range_fails_before_any_job(tmp_path):
+    bad = yaml.safe_load(TINY.read_text())
+    bad["lambdas"] = [1, 1.5]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(tmp_path, "--configfile", str(tmp_path / "bad.yaml"), check=False)
+    assert proc.returncode != 0 and "lambdas" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_unknown_backbone_fails_naming_the_key(tmp_path):
+    bad = yaml.safe_load(TINY.read_text())
+    bad["backbones"] = ["resnet18", "alexnet"]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(tmp_path, "--configfile", str(tmp_path / "bad.yaml"), check=False)
+    assert proc.returncode != 0 and "backbones" in proc.stdout + proc.stderr and "alexnet" in proc.stdout + proc.stderr
+
+
+def test_missing_key_fails_naming_it(tmp_path):
+    bad = yaml.safe_load(TINY.read_text())
+    del bad["tasks"]
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(tmp_path, "--configfile", str(tmp_path / "bad.yaml"), check=False)
+    assert proc.returncode != 0 and "'tasks' is a required property" in proc.stdout + proc.stderr
+
+
+def test_nih_dry_run_builds_the_full_grid_offline(tmp_path):
+    out = snakemake(tmp_path, "--configfile", str(ROOT / "config/nih.yaml"), "-n").stdout
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
+    assert int(counts["train"]) >= 45 and int(counts["evaluate"]) >= 45
+    assert int(counts["download_archive"]) == 12
