@@ -44,3 +44,13 @@ def v7labs_masks() -> list[tuple[str, np.ndarray]]:
             with z.open(name) as f:
                 out.append((name, np.asarray(Image.open(f).convert("L")) > 127))
     return out
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory) -> Path:
+    """The tiny study, run once for real by Snakemake."""
+    from .workflow import TINY, snakemake
+
+    work = tmp_path_factory.mktemp("study")
+    snakemake(work, "--configfile", str(TINY))
+    return work

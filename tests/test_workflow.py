@@ -3,31 +3,14 @@
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from .workflow import ROOT, cxrloc, snakemake
+from .workflow import OUT, ROOT, TINY, cxrloc, run_args, snakemake
 
 pytestmark = pytest.mark.workflow
-TINY = ROOT / "tests" / "tiny.yaml"
-OUT = "results/tiny"
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("study")
-    snakemake(work, "--configfile", str(TINY))
-    return work
-
-
-def run_args(work: Path, lam: str = "0.5") -> list[str]:
-    cfg = yaml.safe_load(TINY.read_text())
-    return ["--dataset", "tiny", "--task", "ne", "--backbone", "resnet18", "--lamda", lam, "--thresh", "0.5",
-            "--seed", "0", "--splits", str(work / OUT / "splits/ne.csv"), "--cache", str(work / OUT / "cache"),
-            "--lungs", str(work / OUT / "masks/lungs.npz"), "--settings", json.dumps({k: cfg[k] for k in ("train",)})]
 
 
 def test_tables_have_a_column_per_lambda_and_a_block_per_backbone(study):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+TINY = ROOT / "tests" / "tiny.yaml"
+OUT = "results/tiny"
 
 
 def env() -> dict:
@@ -31,3 +36,12 @@ def cxrloc(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     if check and proc.returncode != 0:
         raise AssertionError(f"cxrloc {' '.join(args)} failed:\n{proc.stderr[-5000:]}")
     return proc
+
+
+def run_args(work: Path, lam: str = "0.5", **train) -> list[str]:
+    """CLI arguments of one training job of the tiny study in ``work``."""
+    cfg = yaml.safe_load(TINY.read_text())
+    settings = {"train": {**cfg["train"], **train}}
+    return ["--dataset", "tiny", "--task", "ne", "--backbone", "resnet18", "--lamda", lam, "--thresh", "0.5",
+            "--seed", "0", "--splits", str(work / OUT / "splits/ne.csv"), "--cache", str(work / OUT / "cache"),
+            "--lungs", str(work / OUT / "masks/lungs.npz"), "--settings", json.dumps(settings)]
