@@ -37,7 +37,7 @@ def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> t
     pos = torch.nonzero(data.labels > 0).squeeze(1)
     out = []
     for idx in pos.split(batch):
-        x = normalize(data.images[idx]).to(device)
+        x = normalize(data.images[idx].to(device))
         out.append(grad_cam(model, layer, x, data.labels[idx].to(device)).cpu())
     return torch.cat(out) if out else torch.zeros(0, *data.images.shape[1:])
 

@@ -97,17 +97,18 @@ def _epoch(model, layer, data: SplitData, spec: RunSpec, lam, opt, epoch, device
     gen = torch.Generator().manual_seed(spec.seed * 100_003 + epoch)
     order = torch.randperm(len(data), generator=gen)
     kinds = kinds_for(spec.task).to(device)
-    sums = {"loss": 0.0, "ce": 0.0, "att": 0.0, "correct": 0, "frac": [], "n": 0}
+    totals = torch.zeros(4, device=device)  # loss, ce, att (each × n), correct
+    fractions = []
     amp = device.type == "cuda"
     bar = tqdm(order.split(spec.train.batch_size), desc=f"epoch {epoch}", unit="batch", leave=False, disable=None)
     for idx in bar:
         if flag["stop"]:
             raise Preempted
-        x = normalize(data.images[idx]).to(device, non_blocking=True)
+        x = normalize(data.images[idx].to(device, non_blocking=True))
         if amp:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = data.labels[idx].to(device)
-        boxes = data.boxes[idx].to(device)
+        y = data.labels[idx].to(device, non_blocking=True)
+        boxes = data.boxes[idx].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp), capture(layer) as seen:
             logits = model(x)
         parts = objective(logits.float(), seen[-1] if lam < 1 else None, y,
@@ -116,16 +117,13 @@ def _epoch(model, layer, data: SplitData, spec: RunSpec, lam, opt, epoch, device
         parts.loss.backward()
         opt.step()
         n = len(idx)
-        sums["loss"] += parts.loss.item() * n
-        sums["ce"] += parts.ce.item() * n
-        sums["att"] += float(parts.att) * n
-        sums["correct"] += (logits.argmax(1) == y).sum().item()
-        sums["frac"].append(parts.in_region.detach().cpu())
-        sums["n"] += n
-        bar.set_postfix(loss=f"{parts.loss.item():.3f}")
-    frac = torch.cat(sums["frac"])
-    return {"loss": sums["loss"] / sums["n"], "ce": sums["ce"] / sums["n"], "att": sums["att"] / sums["n"],
-            "acc": sums["correct"] / sums["n"], "cam_in_region": float(np.nanmean(frac.numpy())) if (~frac.isnan()).any() else float("nan")}
+        totals += torch.stack([parts.loss.detach() * n, parts.ce * n, parts.att.to(device) * n,
+                               (logits.argmax(1) == y).sum().float()])
+        fractions.append(parts.in_region.detach())
+    loss, ce, att, correct = (totals / len(data)).tolist()
+    frac = torch.cat(fractions).float().cpu().numpy()
+    return {"loss": loss, "ce": ce, "att": att, "acc": correct,
+            "cam_in_region": float(np.nanmean(frac)) if np.isfinite(frac).any() else float("nan")}
 
 
 @torch.no_grad()
@@ -133,7 +131,7 @@ def predict_proba(model, data: SplitData, device, batch: int = 64) -> np.ndarray
     model.eval()
     out = []
     for i in range(0, len(data), batch):
-        x = normalize(data.images[i : i + batch]).to(device)
+        x = normalize(data.images[i : i + batch].to(device))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out.append(F.softmax(model(x).float(), dim=1).cpu())
     return torch.cat(out).numpy()
