@@ -33,8 +33,10 @@ def split(n: int, size: int, seed: int, random: bool) -> SplitData:
         images = np.stack([(draw(np.random.default_rng([seed, i]), size, ["Effusion" if y else "No Finding"], 1.0,
                                  False).image * 255).astype(np.uint8) for i, y in enumerate(labels)])
     box = [size // 8, size // 8, 3 * size // 4, 3 * size // 4]
+    masks = torch.zeros(n, 64, 64, dtype=torch.uint8)
+    masks[:, 8:56, 8:56] = 1
     return SplitData([f"{i}.png" for i in range(n)], torch.from_numpy(images), torch.from_numpy(labels),
-                     torch.tensor([box] * n), None)
+                     torch.tensor([box] * n), masks, None)
 
 
 def main() -> None:

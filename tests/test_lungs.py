@@ -80,3 +80,17 @@ def test_flags_implausible_areas(frac, flag):
     m = np.zeros((100, 100), bool)
     m.flat[: int(frac * m.size)] = True
     assert flags(m)[flag]
+
+
+def test_mask_regions_are_the_halves_of_the_lung_mask_itself(v7labs_masks):
+    from cxrloc.regions import target_regions
+
+    masks = torch.stack([torch.from_numpy(resized(full, 64)) for _, full in v7labs_masks[:16]])
+    boxes = torch.tensor([lung_box(m.numpy()) for m in masks])
+    lower = torch.full((16,), KINDS.index("lower"))
+    by_mask = target_regions("mask", boxes, lower, 64, masks.to(torch.uint8))
+    by_box = target_regions("box", boxes, lower, 64)
+    assert torch.equal(by_mask, by_box * masks.float())
+    assert (by_mask.sum(dim=(1, 2)) < by_box.sum(dim=(1, 2))).all()
+    coarse = target_regions("mask", boxes * 2, lower, 128, masks.to(torch.uint8))
+    assert coarse.shape == (16, 128, 128)

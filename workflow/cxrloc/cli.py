@@ -37,22 +37,28 @@ def _cache_images(a) -> None:
 
 
 def _train_unet(a) -> None:
+    import torch
+
     from .device import resolve
     from .io import atomic_write_json
     from .unet import train_unet
 
+    torch.set_num_threads(a.threads)
     report = train_unet(Path(a.images), Path(a.masks), C.unet_config(C.load(a.settings)), Path(a.out), resolve(a.device))
     atomic_write_json(a.report, report)
     print(f"U-Net held-out Dice {report['dice']:.4f}, IoU {report['iou']:.4f} ({report['seconds']:.0f} s)")
 
 
 def _precache_masks(a) -> None:
+    import torch
+
     from .device import resolve
     from .figures import lung_quality
     from .imagecache import ImageCache
     from .io import atomic_write_json
     from .unet import LungCache, precache
 
+    torch.set_num_threads(a.threads)
     cache = ImageCache(Path(a.cache))
     report = precache(Path(a.unet), cache, Path(a.out), resolve(a.device), postprocess=a.postprocess)
     atomic_write_json(a.report, report)
@@ -210,6 +216,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--report", required=True)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_train_unet)
 
     p = sub.add_parser("precache-masks", help="lung mask and box of every cached image, once")
@@ -220,6 +227,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--figure")
     p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_precache_masks)
 
     p = sub.add_parser("train", help="one training job")

@@ -19,6 +19,7 @@ class SplitData:
     images: torch.Tensor  # uint8 (N, S, S)
     labels: torch.Tensor  # int64 (N,)
     boxes: torch.Tensor  # int64 (N, 4) as x, y, w, h
+    lung_masks: torch.Tensor  # uint8 (N, m, m) precached lung masks at a small resolution
     lesions: torch.Tensor | None  # uint8 (N, S, S) true lesion masks, when the source has them
 
     def __len__(self) -> int:
@@ -35,6 +36,7 @@ def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungC
         images=torch.from_numpy(np.ascontiguousarray(cache.images()[rows])),
         labels=torch.from_numpy(part["label"].to_numpy().astype(np.int64)),
         boxes=lungs.box_tensor(names),
+        lung_masks=lungs.mask_tensor(names),
         lesions=None if lesions is None else torch.from_numpy(np.ascontiguousarray(lesions[rows])),
     )
 

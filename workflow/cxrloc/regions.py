@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .tasks import classes
 
@@ -49,9 +50,25 @@ def box_regions(boxes: torch.Tensor, kinds: torch.Tensor, size: int) -> torch.Te
     return stack[torch.arange(len(boxes)), kinds].float()
 
 
-def mask_regions(lung_masks: torch.Tensor, boxes: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
-    """Mask-based variant: the lower or upper half (by the box's mid row) of the lung mask itself."""
-    size = lung_masks.shape[-1]
+def mask_regions(lung_masks: torch.Tensor, boxes: torch.Tensor, kinds: torch.Tensor, size: int) -> torch.Tensor:
+    """Mask-based variant: the lower or upper half (by the box's mid row) of the lung mask itself.
+
+    ``lung_masks`` may be coarser than the CAM; they are upsampled (nearest) to ``size``.
+    """
+    masks = F.interpolate(lung_masks[:, None].float(), size=(size, size), mode="nearest")[:, 0]
     by_box = box_regions(boxes, kinds, size)
-    inside = kinds.view(-1, 1, 1).isin(torch.tensor([1, 2, 4], device=kinds.device))
-    return torch.where(inside, by_box * lung_masks.float(), by_box)
+    inside = torch.isin(kinds, torch.tensor([1, 2, 4], device=kinds.device)).view(-1, 1, 1)
+    return torch.where(inside, by_box * masks, by_box)
+
+
+REGION_SOURCES = ("box", "mask")
+
+
+def target_regions(source: str, boxes: torch.Tensor, kinds: torch.Tensor, size: int,
+                   lung_masks: torch.Tensor | None = None) -> torch.Tensor:
+    """``(B, size, size)`` target regions from the lung box (the paper's) or the lung mask."""
+    if source == "box":
+        return box_regions(boxes, kinds, size)
+    if source == "mask":
+        return mask_regions(lung_masks, boxes, kinds, size)
+    raise ValueError(f"attention.region {source!r}; valid: {', '.join(REGION_SOURCES)}")

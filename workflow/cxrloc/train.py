@@ -26,7 +26,7 @@ from .data import SplitData, normalize
 from .device import resolve
 from .io import atomic_path, atomic_write_text
 from .models import create
-from .regions import box_regions, kinds_for
+from .regions import kinds_for, target_regions
 from .tasks import classes
 
 
@@ -109,10 +109,12 @@ def _epoch(model, layer, data: SplitData, spec: RunSpec, lam, opt, epoch, device
             x = x.contiguous(memory_format=torch.channels_last)
         y = data.labels[idx].to(device, non_blocking=True)
         boxes = data.boxes[idx].to(device, non_blocking=True)
+        lung_masks = data.lung_masks[idx].to(device, non_blocking=True) if spec.attention.region == "mask" else None
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp), capture(layer) as seen:
             logits = model(x)
         parts = objective(logits.float(), seen[-1] if lam < 1 else None, y,
-                          lambda: box_regions(boxes, kinds[y], x.shape[-1]), lam, spec.thresh, spec.attention)
+                          lambda: target_regions(spec.attention.region, boxes, kinds[y], x.shape[-1], lung_masks),
+                          lam, spec.thresh, spec.attention)
         opt.zero_grad(set_to_none=True)
         parts.loss.backward()
         opt.step()
@@ -162,8 +164,9 @@ def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path) 
     torch.set_num_threads(spec.train.threads)
     torch.manual_seed(spec.seed)
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     model, layer = build_model(spec, device)
-    opt = torch.optim.Adam(model.parameters(), lr=spec.train.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=spec.train.lr, fused=device.type == "cuda")
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=spec.train.lr_factor,
                                                        patience=spec.train.lr_patience, min_lr=spec.train.min_lr)
     state_path = out / "state.pt"

@@ -147,5 +147,8 @@ class LungCache:
         flags_df = pd.DataFrame(z["flags"], index=z["image"], columns=[str(f) for f in z["flag_names"]])
         return cls(boxes.join(flags_df), z["mask"])
 
+    def mask_tensor(self, names) -> torch.Tensor:
+        return torch.from_numpy(self.masks[self.boxes.index.get_indexer(list(names))])
+
     def box_tensor(self, names) -> torch.Tensor:
         return torch.from_numpy(self.boxes.loc[list(names), ["x", "y", "w", "h"]].to_numpy().astype(np.int64))

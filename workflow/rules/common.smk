@@ -7,6 +7,7 @@ from cxrloc.models import canonical
 from cxrloc.train import lam_token
 
 DS = config["dataset"]
+ENV = "../../envs/cxrloc.yaml"
 OUT = f"results/{DS}"
 
 

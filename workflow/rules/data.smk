@@ -24,6 +24,8 @@ if SOURCE["kind"] == "synthetic":
         params:
             settings=settings("source"),
             raw=RAW,
+        conda:
+            ENV
         log:
             f"{OUT}/logs/synthesize.log",
         threads: 1
@@ -45,6 +47,8 @@ else:
             temp(f"{RAW}/archives/images_{{i}}.tar.gz"),
         params:
             url=lambda w: f"https://nihcc.box.com/shared/static/{NIH_ARCHIVES[int(w.i) - 1]}.gz",
+        conda:
+            ENV
         log:
             f"{OUT}/logs/download/images_{{i}}.log",
         threads: 1
@@ -58,6 +62,8 @@ else:
     rule nih_metadata:
         output:
             METADATA,
+        conda:
+            ENV
         log:
             f"{OUT}/logs/nih_metadata.log",
         threads: 1
@@ -72,6 +78,8 @@ else:
             expand(f"{RAW}/archives/images_{{i}}.tar.gz", i=[f"{k:03d}" for k in range(1, 13)]),
         output:
             directory(f"{RAW}/images"),
+        conda:
+            ENV
         log:
             f"{OUT}/logs/extract_images.log",
         threads: 1
@@ -92,6 +100,8 @@ rule prepare_splits:
     params:
         seed=config.get("split_seed", 0),
         test_list=lambda w, input: f"--test-list {input.test_list}" if input.test_list else "",
+    conda:
+        ENV
     log:
         f"{OUT}/logs/prepare_splits/{{task}}.log",
     threads: 1
@@ -116,9 +126,11 @@ rule cache_images:
         size=config["image_size"],
         lesions=lambda w, input: f"--lesions {input.lesions}" if input.lesions else "",
         skip=" --skip-missing" if SOURCE.get("skip_missing_images") else "",
+    conda:
+        ENV
     log:
         f"{OUT}/logs/cache_images.log",
-    threads: workflow.cores
+    threads: 8
     resources:
         mem_mb=4000,
         runtime=120,

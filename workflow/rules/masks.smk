@@ -19,6 +19,8 @@ if SOURCE["kind"] != "synthetic" and not UNET_CFG.get("images"):
         params:
             url="https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip",
             zip="data/lungsets/NLM-MontgomeryCXRSet.zip",
+        conda:
+            ENV
         log:
             "results/logs/download_montgomery.log",
         threads: 1
@@ -41,16 +43,18 @@ if not UNET_CFG.get("checkpoint"):
             report=f"{OUT}/unet/report.json",
         params:
             settings=settings("unet"),
+        conda:
+            ENV
         log:
             f"{OUT}/logs/train_unet.log",
-        threads: workflow.cores
+        threads: 8
         resources:
             gpu=GPU,
             mem_mb=8000,
             runtime=60,
         shell:
             "cxrloc train-unet --images {input.images} --masks {input.masks} --settings {params.settings}"
-            " --device {config[device]} --out {output.unet} --report {output.report} > {log} 2>&1"
+            " --device {config[device]} --threads {threads} --out {output.unet} --report {output.report} > {log} 2>&1"
 
 
 rule precache_masks:
@@ -65,13 +69,16 @@ rule precache_masks:
     params:
         cache=f"{OUT}/cache",
         postprocess=" --postprocess" if UNET_CFG.get("postprocess") else "",
+    conda:
+        ENV
     log:
         f"{OUT}/logs/precache_masks.log",
-    threads: workflow.cores
+    threads: 8
     resources:
         gpu=GPU,
         mem_mb=8000,
         runtime=60,
     shell:
         "cxrloc precache-masks --unet {input.unet} --cache {params.cache} --device {config[device]}{params.postprocess}"
+        " --threads {threads}"
         " --out {output.lungs} --report {output.report} --figure {output.figure} > {log} 2>&1"

@@ -17,6 +17,8 @@ rule aggregate:
         ),
     params:
         out=f"{OUT}/tables",
+    conda:
+        ENV
     log:
         f"{OUT}/logs/aggregate.log",
     threads: 1

@@ -14,6 +14,8 @@ rule train:
         settings=settings("train", "attention", "weights"),
         cache=f"{OUT}/cache",
         out=run_dir(),
+    conda:
+        ENV
     log:
         f"{OUT}/logs/train/{RUN}.log",
     threads: config["train"]["threads"]
@@ -40,6 +42,8 @@ rule evaluate:
         settings=settings("train", "attention", "weights"),
         cache=f"{OUT}/cache",
         bootstrap=config.get("evaluate", {}).get("bootstrap", 200),
+    conda:
+        ENV
     log:
         f"{OUT}/logs/evaluate/{RUN}.log",
     threads: config["train"]["threads"]
