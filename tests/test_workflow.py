@@ -111,3 +111,4 @@ def test_nih_dry_run_builds_the_full_grid_offline(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
     assert int(counts["train"]) >= 45 and int(counts["evaluate"]) >= 45
     assert int(counts["download_archive"]) == 12
+

@@ -20,7 +20,18 @@ def _prepare_splits(a) -> None:
     from .metadata import read_list, read_metadata
     from .splits import SplitConfig, prepare_splits, report, write_splits
 
-    splits = prepare_splits(read_metadata(a.metadata), SplitConfig(a.task, a.seed), read_list(a.test_list))
+    meta = read_metadata(a.metadata)
+    held_out: set[str] = set()
+    if a.bboxes:
+        from .io import atomic_path
+        from .locset import localization_set, read_bboxes
+
+        locset = localization_set(read_bboxes(a.bboxes), meta, a.task, a.seed)
+        held_out = set(locset["patient"])
+        with atomic_path(Path(a.out).with_suffix(".localization.csv")) as tmp:
+            locset.to_csv(tmp, index=False)
+        print(f"localization set: {len(locset)} boxes on {locset['image'].nunique()} images of {len(held_out)} patients")
+    splits = prepare_splits(meta, SplitConfig(a.task, a.seed), read_list(a.test_list), held_out)
     write_splits(splits, a.out)
     print(report(splits))
 
@@ -30,7 +41,7 @@ def _cache_images(a) -> None:
 
     from .imagecache import build_cache
 
-    names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in a.splits])["image"].tolist()
+    names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in a.splits + a.extra])["image"].tolist()
     cache = build_cache(names, Path(a.images), Path(a.out), a.size, a.threads,
                         Path(a.lesions) if a.lesions else None, a.skip_missing)
     print(f"cached {len(cache.index)} images at {a.size} px in {a.out}")
@@ -106,8 +117,13 @@ def _train(a) -> None:
 def _evaluate(a) -> None:
     from .evaluate import evaluate
 
+    import pandas as pd
+
+    from .imagecache import ImageCache
+
     va, te = _splits_data(a, ["val", "test"])
-    r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap)
+    locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
+    r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)))
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
 
 
@@ -130,10 +146,10 @@ def _extract(a) -> None:
     print(f"extracted {extract_images([Path(f) for f in a.archives], Path(a.out), a.expect)} images to {a.out}")
 
 
-def _nih_metadata(a) -> None:
-    from .download import nih_metadata
+def _nih_file(a) -> None:
+    from .download import nih_file
 
-    print(f"wrote {nih_metadata(Path(a.out))}")
+    print(f"wrote {nih_file(a.name, Path(a.out))}")
 
 
 def _montgomery(a) -> None:
@@ -182,9 +198,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--expect", type=int, help="the number of images there must be")
     p.set_defaults(func=_extract)
 
-    p = sub.add_parser("nih-metadata", help="NIH's Data_Entry_2017_v2020.csv")
+    p = sub.add_parser("nih-file", help="NIH's Data_Entry_2017_v2020.csv or BBox_List_2017.csv")
+    p.add_argument("--name", required=True, choices=["Data_Entry_2017_v2020.csv", "BBox_List_2017.csv"])
     p.add_argument("--out", required=True)
-    p.set_defaults(func=_nih_metadata)
+    p.set_defaults(func=_nih_file)
 
     p = sub.add_parser("montgomery", help="lay out NLM's Montgomery set as images/ + masks/")
     p.add_argument("--zip", required=True)
@@ -197,10 +214,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-list", help="images whose patients form the test pool (NIH's test_list.txt format)")
+    p.add_argument("--bboxes", help="NIH's BBox_List_2017.csv: write <out>.localization.csv, keep its patients out of train/val")
     p.set_defaults(func=_prepare_splits)
 
     p = sub.add_parser("cache-images", help="decode and resize every split image once")
     p.add_argument("--splits", nargs="+", required=True)
+    p.add_argument("--extra", nargs="*", default=[], help="more image lists to cache (localization sets)")
     p.add_argument("--images", required=True)
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--out", required=True)
@@ -240,6 +259,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--bootstrap", type=int, default=200)
+    p.add_argument("--localization", help="a localization set (<task>.localization.csv) to score CAMs against")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("aggregate", help="tables, figures and appendix.tex")

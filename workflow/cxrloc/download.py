@@ -101,19 +101,19 @@ def extract_images(archives: list[Path], out: Path, expect: int | None = None) -
     return n
 
 
-def nih_metadata(out: Path) -> Path:
-    """NIH's ``Data_Entry_2017_v2020.csv``: Box offers no direct link, so take the copy that the
-    torchxrayvision package ships (the same file), or ask for it to be placed by hand."""
+def nih_file(name: str, out: Path) -> Path:
+    """NIH's ``Data_Entry_2017_v2020.csv`` or ``BBox_List_2017.csv``: Box offers no direct link,
+    so take the copy that the torchxrayvision package ships (the same file), or ask for it."""
     import gzip
     import importlib.util
 
     from .io import atomic_path
 
     spec = importlib.util.find_spec("torchxrayvision")
-    source = Path(spec.origin).parent / "data" / "Data_Entry_2017_v2020.csv.gz" if spec else None
+    source = Path(spec.origin).parent / "data" / f"{name}.gz" if spec else None
     if source is None or not source.exists():
         raise DownloadError(
-            f"cannot fetch Data_Entry_2017_v2020.csv: download it from https://nihcc.app.box.com/v/ChestXray-NIHCC "
+            f"cannot fetch {name}: download it from https://nihcc.app.box.com/v/ChestXray-NIHCC "
             f"and place it at {out}, or `pip install torchxrayvision`, which ships it"
         )
     with gzip.open(source, "rb") as src, atomic_path(out) as tmp:

@@ -7,14 +7,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .attention import lambda_name
 from .cam import grad_cam
 from .data import SplitData, normalize
 from .device import resolve
+from .imagecache import ImageCache
 from .io import atomic_write_json
 from .localization import best_threshold, scores
+from .locset import box_masks
 from .metrics import bootstrap_ci, point_metrics
 from .train import RunSpec, build_model, predict_proba
 
@@ -42,18 +45,38 @@ def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> t
     return torch.cat(out) if out else torch.zeros(0, *data.images.shape[1:])
 
 
-def localization(model, layer, val: SplitData, test: SplitData, device) -> dict | None:
-    if test.lesions is None or val.lesions is None:
-        return None
-    v_cams, t_cams = true_class_cams(model, layer, val, device), true_class_cams(model, layer, test, device)
-    v_truth, t_truth = (d.lesions[d.labels > 0] > 0 for d in (val, test))
+def tuned_scores(v_cams, v_truth, t_cams, t_truth) -> dict:
+    """Scores on test with the binarization threshold tuned on val; maps with empty truth are skipped."""
     keep_v, keep_t = v_truth.flatten(1).any(1), t_truth.flatten(1).any(1)
     thresh = best_threshold(v_cams[keep_v], v_truth[keep_v]) if keep_v.any() else 0.5
     return scores(t_cams[keep_t], t_truth[keep_t], thresh)
 
 
+def lesion_localization(model, layer, val: SplitData, test: SplitData, device) -> dict | None:
+    """Against the true lesion masks of the split's positives (synthetic sets)."""
+    if test.lesions is None or val.lesions is None:
+        return None
+    v_cams, t_cams = true_class_cams(model, layer, val, device), true_class_cams(model, layer, test, device)
+    return tuned_scores(v_cams, val.lesions[val.labels > 0] > 0, t_cams, test.lesions[test.labels > 0] > 0)
+
+
+def box_localization(model, layer, locset: pd.DataFrame, cache: ImageCache, device) -> dict:
+    """Against radiologist boxes (NIH): threshold tuned on the set's val half, scored on its test half."""
+    halves = []
+    for split in ("val", "test"):
+        part = locset[locset["split"] == split]
+        names = list(dict.fromkeys(part["image"]))
+        labels = torch.tensor(part.drop_duplicates("image").set_index("image").loc[names, "label"].to_numpy())
+        images = torch.from_numpy(np.ascontiguousarray(cache.images()[cache.rows(names)]))
+        data = SplitData(names, images, labels, torch.zeros(len(names), 4, dtype=torch.long),
+                         torch.zeros(len(names), 1, 1, dtype=torch.uint8), None)
+        truth = torch.from_numpy(box_masks(part, names, cache.sizes, images.shape[-1]))
+        halves += [true_class_cams(model, layer, data, device), truth]
+    return tuned_scores(*halves)
+
+
 def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, out: Path,
-             n_bootstrap: int = 200) -> dict:
+             n_bootstrap: int = 200, locset: pd.DataFrame | None = None, cache: ImageCache | None = None) -> dict:
     device = resolve(spec.train.device)
     torch.set_num_threads(spec.train.threads)
     tic = time.time()
@@ -68,7 +91,9 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
                         "ci95": bootstrap_ci(y, proba, n_bootstrap, seed=spec.seed),
                         "proba": np.round(proba[:, 1:], 5).tolist() if name == "test" else None,
                         "labels": y.tolist() if name == "test" else None}
-    result["localization"] = localization(model, layer, val, test, device)
+    result["localization"] = lesion_localization(model, layer, val, test, device)
+    if locset is not None:
+        result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
     result["seconds"] = time.time() - tic
     atomic_write_json(out, result)
     return result

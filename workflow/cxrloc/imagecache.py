@@ -18,13 +18,17 @@ class ImageError(ValueError):
     pass
 
 
-def load_gray(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> np.ndarray:
-    """One image as ``(size, size)`` uint8; a corrupt or truncated file is named in the error."""
+def decode(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> tuple[np.ndarray, tuple[int, int]]:
+    """One image as ``(size, size)`` uint8 and its source ``(width, height)``; errors name the file."""
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("L").resize((size, size), resample))
+            return np.asarray(im.convert("L").resize((size, size), resample)), im.size
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ImageError(f"cannot decode image {path}: {e}") from e
+
+
+def load_gray(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> np.ndarray:
+    return decode(path, size, resample)[0]
 
 
 def find_missing(images: list[str], folder: Path) -> list[str]:
@@ -45,7 +49,8 @@ def check_present(images: list[str], folder: Path, skip_missing: bool) -> list[s
 
 @dataclass(frozen=True)
 class ImageCache:
-    """``images.npy`` (N, S, S) uint8 and ``index.csv`` (image → row); optional ``lesions.npy``."""
+    """``images.npy`` (N, S, S) uint8 and ``index.csv`` (image → row, source width and height);
+    optional ``lesions.npy``."""
 
     folder: Path
 
@@ -53,6 +58,11 @@ class ImageCache:
     def index(self) -> pd.Series:
         idx = pd.read_csv(self.folder / "index.csv")
         return pd.Series(idx["row"].to_numpy(), index=idx["image"])
+
+    @property
+    def sizes(self) -> pd.DataFrame:
+        """Source ``width, height`` of every cached image (to scale boxes drawn on the source)."""
+        return pd.read_csv(self.folder / "index.csv", index_col="image")[["width", "height"]]
 
     def images(self) -> np.ndarray:
         return np.load(self.folder / "images.npy", mmap_mode="r")
@@ -65,12 +75,15 @@ class ImageCache:
         return self.index.loc[list(names)].to_numpy()
 
 
-def _fill(array: np.ndarray, names: list[str], folder: Path, size: int, resample, threads: int, desc: str) -> None:
-    def one(i: int) -> None:
-        array[i] = load_gray(folder / names[i], size, resample)
+def _fill(array: np.ndarray, names: list[str], folder: Path, size: int, resample, threads: int,
+          desc: str) -> list[tuple[int, int]]:
+    """Decode ``names`` into ``array`` in threads; the source sizes, in order."""
+    def one(i: int) -> tuple[int, int]:
+        array[i], source_size = decode(folder / names[i], size, resample)
+        return source_size
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        list(tqdm(pool.map(one, range(len(names))), total=len(names), desc=desc, unit="img"))
+        return list(tqdm(pool.map(one, range(len(names))), total=len(names), desc=desc, unit="img"))
 
 
 def build_cache(
@@ -80,11 +93,13 @@ def build_cache(
     names = sorted(set(check_present(images, image_dir, skip_missing)))
     with atomic_dir(out) as tmp:
         arr = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(names), size, size))
-        _fill(arr, names, image_dir, size, Image.Resampling.BILINEAR, threads, "cache images")
+        sizes = _fill(arr, names, image_dir, size, Image.Resampling.BILINEAR, threads, "cache images")
         arr.flush()
         if lesion_dir is not None:
             les = np.lib.format.open_memmap(tmp / "lesions.npy", "w+", np.uint8, (len(names), size, size))
             _fill(les, names, lesion_dir, size, Image.Resampling.NEAREST, threads, "cache lesion masks")
             les.flush()
-        pd.DataFrame({"image": names, "row": range(len(names))}).to_csv(tmp / "index.csv", index=False)
+        width, height = zip(*sizes) if sizes else ((), ())
+        pd.DataFrame({"image": names, "row": range(len(names)), "width": width, "height": height}).to_csv(
+            tmp / "index.csv", index=False)
     return ImageCache(out)

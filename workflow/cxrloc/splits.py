@@ -30,21 +30,24 @@ class SplitConfig:
     balance_to_smallest: bool = True
 
 
-def _assign_patients(counts: pd.DataFrame, fractions: dict[str, float], rng: np.random.Generator) -> dict[str, str]:
+def _assign_patients(counts: pd.DataFrame, fractions: dict[str, float], rng: np.random.Generator,
+                     held_out: set[str] = frozenset()) -> dict[str, str]:
     """Greedy patient → split assignment that tracks per-class image targets.
 
-    ``counts`` has one row per patient and one column per class (image counts). Patients
-    are visited in a seeded random order, largest first within ties of size, and each goes
-    to the split whose targets it fills best.
+    ``counts`` has one row per patient and one column per class (image counts). Held-out
+    patients go to test first and count towards its targets; the others are visited in a
+    seeded random order, largest first within ties of size, and each goes to the split
+    whose targets it fills best.
     """
-    order = rng.permutation(len(counts))
-    patients = counts.iloc[order]
-    patients = patients.iloc[np.argsort(-patients.sum(axis=1).to_numpy(), kind="stable")]
     totals = counts.sum(axis=0).to_numpy(dtype=float)
     names = list(fractions)
     target = np.array([[fractions[s] * t for t in totals] for s in names])
     filled = np.zeros_like(target)
-    out = {}
+    fixed = counts.index.isin(list(held_out))
+    out = {pid: "test" for pid in counts.index[fixed]}
+    filled[names.index("test")] += counts[fixed].to_numpy(dtype=float).sum(axis=0)
+    patients = counts[~fixed].iloc[rng.permutation(int((~fixed).sum()))]
+    patients = patients.iloc[np.argsort(-patients.sum(axis=1).to_numpy(), kind="stable")]
     for pid, row in zip(patients.index, patients.to_numpy(dtype=float)):
         deficit = ((target - filled) / np.maximum(target, 1)) @ (row / np.maximum(totals, 1))
         s = int(np.argmax(deficit))
@@ -69,12 +72,13 @@ def _balance(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return pd.concat(parts)
 
 
-def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fractions, test_patients, rng) -> pd.DataFrame:
+def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fractions, test_patients, held_out,
+              rng) -> pd.DataFrame:
     """No Finding images of patients who never carry a finding of the task."""
     carriers = set(meta.loc[meta["labels"].apply(lambda ls: bool(set(ls) & set(positives(task)))), "patient"])
     pool = meta[(meta["labels"].apply(lambda ls: ls == [NO_FINDING])) & ~meta["patient"].isin(carriers)].copy()
     pool["finding"] = NO_FINDING
-    pool["split"] = _split_of(pool, fractions, test_patients, rng)
+    pool["split"] = _split_of(pool, fractions, test_patients, rng, held_out)
     parts = []
     for split, n in n_per_split.items():
         candidates = pool[pool["split"] == split]
@@ -83,16 +87,21 @@ def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fracti
     return pd.concat(parts)
 
 
-def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_patients: set[str], rng) -> pd.Series:
-    """Split of every row, by whole patients; rows of test-pool patients go to test."""
+def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_patients: set[str], rng,
+              held_out: set[str] = frozenset()) -> pd.Series:
+    """Split of every row, by whole patients; rows of test-pool and held-out patients go to test."""
     free = df[~df["patient"].isin(test_patients)]
     counts = pd.crosstab(free["patient"], free["finding"])
-    assigned = _assign_patients(counts, fractions, rng)
+    assigned = _assign_patients(counts, fractions, rng, held_out)
     return df["patient"].map(lambda p: "test" if p in test_patients else assigned[p])
 
 
-def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = frozenset()) -> pd.DataFrame:
-    """One row per image used: ``image, patient, finding, label, split``."""
+def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = frozenset(),
+                   held_out: set[str] = frozenset()) -> pd.DataFrame:
+    """One row per image used: ``image, patient, finding, label, split``.
+
+    ``held_out`` patients (those of the localization set) never enter train or val.
+    """
     names = classes(cfg.task)
     rng = np.random.default_rng(cfg.seed)
     fractions = {"train": 0.75, "val": 0.25} if test_list else FRACTIONS
@@ -100,11 +109,11 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
     pos = _single_label(meta, names[1:])
     if pos.empty:
         raise ValueError(f"task {cfg.task}: no single-label images of {names[1:]} in the metadata")
-    pos["split"] = _split_of(pos, fractions, test_patients, rng)
+    pos["split"] = _split_of(pos, fractions, test_patients, rng, held_out)
     if len(names) > 2 and cfg.balance_to_smallest:
         pos = _balance(pos, rng)
     per_split = pos.groupby("split").size() // (len(names) - 1)
-    neg = _controls(meta, cfg.task, per_split.to_dict(), fractions, test_patients, rng)
+    neg = _controls(meta, cfg.task, per_split.to_dict(), fractions, test_patients, held_out, rng)
     out = pd.concat([pos, neg])
     out["label"] = out["finding"].map({n: i for i, n in enumerate(names)})
     out["split"] = pd.Categorical(out["split"], SPLITS, ordered=True)

@@ -4,6 +4,12 @@ RAW = f"{OUT}/raw" if SOURCE["kind"] == "synthetic" else SOURCE["root"]
 METADATA = f"{RAW}/Data_Entry.csv" if SOURCE["kind"] == "synthetic" else SOURCE["metadata"]
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
 LESIONS = f"{RAW}/lesion_masks" if SOURCE["kind"] == "synthetic" else None
+BBOXES = SOURCE.get("bboxes")
+
+
+def locset(task="{task}"):
+    """The task's localization set (NIH boxes), when the source has boxes."""
+    return [f"{OUT}/splits/{task}.localization.csv"] if BBOXES else []
 
 NIH_ARCHIVES = [
     "vfk49d74nhbxq3nqjg0900w5nvkorp5c", "i28rlmbvmfjbl8p2n3ril0pptcmcu9d1", "f1t00wrtdk94satdfb9olcolqx20z2jp",
@@ -40,7 +46,7 @@ else:
     localrules:
         download_archive,
         extract_images,
-        nih_metadata,
+        nih_file,
 
     rule download_archive:
         output:
@@ -59,19 +65,21 @@ else:
         shell:
             "cxrloc download --url {params.url} --out {output} > {log} 2>&1"
 
-    rule nih_metadata:
+    rule nih_file:
         output:
-            METADATA,
+            f"{RAW}/{{name}}",
+        wildcard_constraints:
+            name="Data_Entry_2017_v2020.csv|BBox_List_2017.csv",
         conda:
             ENV
         log:
-            f"{OUT}/logs/nih_metadata.log",
+            f"{OUT}/logs/nih_file/{{name}}.log",
         threads: 1
         resources:
             mem_mb=1000,
             runtime=5,
         shell:
-            "cxrloc nih-metadata --out {output} > {log} 2>&1"
+            "cxrloc nih-file --name {wildcards.name} --out {output} > {log} 2>&1"
 
     rule extract_images:
         input:
@@ -94,12 +102,15 @@ rule prepare_splits:
     input:
         metadata=METADATA,
         test_list=TEST_LIST or [],
+        bboxes=BBOXES or [],
     output:
         splits=f"{OUT}/splits/{{task}}.csv",
         report=f"{OUT}/splits/{{task}}.report.json",
+        locset=locset(),
     params:
         seed=config.get("split_seed", 0),
         test_list=lambda w, input: f"--test-list {input.test_list}" if input.test_list else "",
+        bboxes=lambda w, input: f" --bboxes {input.bboxes}" if input.bboxes else "",
     conda:
         ENV
     log:
@@ -110,12 +121,13 @@ rule prepare_splits:
         runtime=10,
     shell:
         "cxrloc prepare-splits --metadata {input.metadata} --task {wildcards.task} --seed {params.seed}"
-        " {params.test_list} --out {output.splits} > {log} 2>&1"
+        " {params.test_list}{params.bboxes} --out {output.splits} > {log} 2>&1"
 
 
 rule cache_images:
     input:
         splits=expand(f"{OUT}/splits/{{task}}.csv", task=config["tasks"]),
+        locsets=[f for t in config["tasks"] for f in locset(t)],
         images=f"{RAW}/images",
         lesions=LESIONS or [],
     output:
@@ -135,5 +147,5 @@ rule cache_images:
         mem_mb=4000,
         runtime=120,
     shell:
-        "cxrloc cache-images --splits {input.splits} --images {input.images} --size {params.size}"
+        "cxrloc cache-images --splits {input.splits} --extra {input.locsets} --images {input.images} --size {params.size}"
         " {params.lesions}{params.skip} --threads {threads} --out {params.out} > {log} 2>&1"

@@ -36,12 +36,14 @@ rule evaluate:
         splits=f"{OUT}/splits/{{task}}.csv",
         images=f"{OUT}/cache/images.npy",
         lungs=f"{OUT}/masks/lungs.npz",
+        locset=locset(),
     output:
         f"{run_dir()}/metrics.json",
     params:
         settings=settings("train", "attention", "weights"),
         cache=f"{OUT}/cache",
         bootstrap=config.get("evaluate", {}).get("bootstrap", 200),
+        locset=lambda w, input: f" --localization {input.locset}" if input.locset else "",
     conda:
         ENV
     log:
@@ -55,4 +57,4 @@ rule evaluate:
         "cxrloc evaluate --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
         " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
         " --lungs {input.lungs} --threads {threads} --settings {params.settings} --model {input.model}"
-        " --bootstrap {params.bootstrap} --out {output} > {log} 2>&1"
+        " --bootstrap {params.bootstrap}{params.locset} --out {output} > {log} 2>&1"
