@@ -83,3 +83,10 @@ def test_split_report_counts_match_rows(nih_splits):
     rep = report(nih_splits["ne"])
     assert sum(sum(v.values()) for v in rep["images"].values()) == len(nih_splits["ne"])
     assert np.all(np.array([rep["patients"][s] for s in ("train", "val", "test")]) > 0)
+
+
+def test_held_out_patients_join_a_fixed_test_pool(nih_metadata):
+    test_images = set(nih_metadata["image"].iloc[::5])
+    held = set(nih_metadata["patient"].iloc[1::7][:300])
+    s = prepare_splits(nih_metadata, SplitConfig("ne"), test_images, held)
+    assert not set(s.loc[s["split"] != "test", "patient"]) & held

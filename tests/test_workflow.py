@@ -112,3 +112,22 @@ def test_nih_dry_run_builds_the_full_grid_offline(tmp_path):
     assert int(counts["train"]) >= 45 and int(counts["evaluate"]) >= 45
     assert int(counts["download_archive"]) == 12
 
+
+
+def test_an_image_folder_set_joins_the_pipeline(study, tmp_path):
+    splits = pd.read_csv(study / OUT / "splits/ne.csv")
+    root = tmp_path / "folder"
+    for row in splits.itertuples():
+        dest = root / row.split / f"{row.label}{row.finding.replace(' ', '')}" / row.image
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(study / OUT / "raw/images" / row.image, dest)
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(dataset="folder", lambdas=[1])
+    cfg["source"] = {"kind": "imagefolder", "root": str(root)}
+    cfg["unet"] = {"checkpoint": str(study / OUT / "unet/unet.pt")}
+    (tmp_path / "folder.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "folder.yaml"))
+    indexed = pd.read_csv(tmp_path / "results/folder/splits/ne.csv")
+    assert len(indexed) == len(splits)
+    assert (indexed.groupby("split")["label"].value_counts() == splits.groupby("split")["label"].value_counts()).all()
+    assert (tmp_path / "results/folder/tables/folder_ne_t0.5_lambda.md").exists()

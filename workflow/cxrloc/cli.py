@@ -36,6 +36,15 @@ def _prepare_splits(a) -> None:
     print(report(splits))
 
 
+def _index_imagefolder(a) -> None:
+    from .imagefolder import index_imagefolder
+    from .splits import report, write_splits
+
+    splits = index_imagefolder(Path(a.root), a.task)
+    write_splits(splits, a.out)
+    print(report(splits))
+
+
 def _cache_images(a) -> None:
     import pandas as pd
 
@@ -216,6 +225,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--test-list", help="images whose patients form the test pool (NIH's test_list.txt format)")
     p.add_argument("--bboxes", help="NIH's BBox_List_2017.csv: write <out>.localization.csv, keep its patients out of train/val")
     p.set_defaults(func=_prepare_splits)
+
+    p = sub.add_parser("index-imagefolder", help="the split table of a train|val|test/<class>/ folder")
+    p.add_argument("--root", required=True)
+    p.add_argument("--task", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_index_imagefolder)
 
     p = sub.add_parser("cache-images", help="decode and resize every split image once")
     p.add_argument("--splits", nargs="+", required=True)

@@ -45,7 +45,8 @@ def _assign_patients(counts: pd.DataFrame, fractions: dict[str, float], rng: np.
     filled = np.zeros_like(target)
     fixed = counts.index.isin(list(held_out))
     out = {pid: "test" for pid in counts.index[fixed]}
-    filled[names.index("test")] += counts[fixed].to_numpy(dtype=float).sum(axis=0)
+    if fixed.any():
+        filled[names.index("test")] += counts[fixed].to_numpy(dtype=float).sum(axis=0)
     patients = counts[~fixed].iloc[rng.permutation(int((~fixed).sum()))]
     patients = patients.iloc[np.argsort(-patients.sum(axis=1).to_numpy(), kind="stable")]
     for pid, row in zip(patients.index, patients.to_numpy(dtype=float)):
@@ -106,6 +107,8 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
     rng = np.random.default_rng(cfg.seed)
     fractions = {"train": 0.75, "val": 0.25} if test_list else FRACTIONS
     test_patients = set(meta.loc[meta["image"].isin(test_list), "patient"])
+    if test_list:
+        test_patients, held_out = test_patients | set(held_out), frozenset()
     pos = _single_label(meta, names[1:])
     if pos.empty:
         raise ValueError(f"task {cfg.task}: no single-label images of {names[1:]} in the metadata")

@@ -1,7 +1,8 @@
 # Data: synthesize (embedded default) or download (NIH) → prepare_splits → cache_images.
 SOURCE = config["source"]
 RAW = f"{OUT}/raw" if SOURCE["kind"] == "synthetic" else SOURCE["root"]
-METADATA = f"{RAW}/Data_Entry.csv" if SOURCE["kind"] == "synthetic" else SOURCE["metadata"]
+IMAGES = RAW if SOURCE["kind"] == "imagefolder" else f"{RAW}/images"
+METADATA = f"{RAW}/Data_Entry.csv" if SOURCE["kind"] == "synthetic" else SOURCE.get("metadata")
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
 LESIONS = f"{RAW}/lesion_masks" if SOURCE["kind"] == "synthetic" else None
 BBOXES = SOURCE.get("bboxes")
@@ -41,7 +42,7 @@ if SOURCE["kind"] == "synthetic":
         shell:
             "cxrloc synthesize --settings {params.settings} --out {params.raw} > {log} 2>&1"
 
-else:
+elif SOURCE["kind"] == "nih":
 
     localrules:
         download_archive,
@@ -98,37 +99,58 @@ else:
             "cxrloc extract --archives {input} --out {output} --expect 112120 > {log} 2>&1"
 
 
-rule prepare_splits:
-    input:
-        metadata=METADATA,
-        test_list=TEST_LIST or [],
-        bboxes=BBOXES or [],
-    output:
-        splits=f"{OUT}/splits/{{task}}.csv",
-        report=f"{OUT}/splits/{{task}}.report.json",
-        locset=locset(),
-    params:
-        seed=config.get("split_seed", 0),
-        test_list=lambda w, input: f"--test-list {input.test_list}" if input.test_list else "",
-        bboxes=lambda w, input: f" --bboxes {input.bboxes}" if input.bboxes else "",
-    conda:
-        ENV
-    log:
-        f"{OUT}/logs/prepare_splits/{{task}}.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    shell:
-        "cxrloc prepare-splits --metadata {input.metadata} --task {wildcards.task} --seed {params.seed}"
-        " {params.test_list}{params.bboxes} --out {output.splits} > {log} 2>&1"
+if SOURCE["kind"] == "imagefolder":
+
+    rule prepare_splits:
+        input:
+            IMAGES,
+        output:
+            splits=f"{OUT}/splits/{{task}}.csv",
+            report=f"{OUT}/splits/{{task}}.report.json",
+        conda:
+            ENV
+        log:
+            f"{OUT}/logs/prepare_splits/{{task}}.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        shell:
+            "cxrloc index-imagefolder --root {input} --task {wildcards.task} --out {output.splits} > {log} 2>&1"
+
+else:
+
+    rule prepare_splits:
+        input:
+            metadata=METADATA,
+            test_list=TEST_LIST or [],
+            bboxes=BBOXES or [],
+        output:
+            splits=f"{OUT}/splits/{{task}}.csv",
+            report=f"{OUT}/splits/{{task}}.report.json",
+            locset=locset(),
+        params:
+            seed=config.get("split_seed", 0),
+            test_list=lambda w, input: f"--test-list {input.test_list}" if input.test_list else "",
+            bboxes=lambda w, input: f" --bboxes {input.bboxes}" if input.bboxes else "",
+        conda:
+            ENV
+        log:
+            f"{OUT}/logs/prepare_splits/{{task}}.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        shell:
+            "cxrloc prepare-splits --metadata {input.metadata} --task {wildcards.task} --seed {params.seed}"
+            " {params.test_list}{params.bboxes} --out {output.splits} > {log} 2>&1"
 
 
 rule cache_images:
     input:
         splits=expand(f"{OUT}/splits/{{task}}.csv", task=config["tasks"]),
         locsets=[f for t in config["tasks"] for f in locset(t)],
-        images=f"{RAW}/images",
+        images=IMAGES,
         lesions=LESIONS or [],
     output:
         images=f"{OUT}/cache/images.npy",
