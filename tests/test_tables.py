@@ -73,3 +73,13 @@ def test_mean_and_sd_over_seeds():
     )
     cell = tables.cells(runs)
     assert cell["value"].iloc[0] == "0.800 ± 0.100"
+
+
+def test_paper_vs_ours_sets_each_cell_beside_the_papers():
+    reference = tables.reference_data("paper_lambda_sweep.csv")
+    nih_ne = reference[(reference["dataset"] == "nih") & (reference["task"] == "ne")]
+    ours = nih_ne.assign(backbone=nih_ne["backbone"].map({v: k for k, v in tables.PAPER_KEY.items()}),
+                         value="0.500")[["backbone", "lambda", "metric", "value"]]
+    table = tables.paper_vs_ours(ours, reference, "nih", "ne")
+    assert table.loc[("PVT", "Acc / Rec"), "λ = Adapt"] == "0.500 / 0.855"
+    assert table.loc[("ResNet50", "AUC"), "λ = 1"].startswith("0.500 / 0.")

@@ -20,7 +20,8 @@ def test_tables_have_a_column_per_lambda_and_a_block_per_backbone(study):
     assert "\\toprule" in tex
     appendix = (study / OUT / "tables/appendix.tex").read_text()
     assert "\\input{tiny_ne_t0.5_lambda.tex}" in appendix and "\\input{tiny_ne_t0.5_ce_vs_proposed.tex}" in appendix
-    for fig in ("tiny_ne_t0.5_auc_vs_lambda.png", "tiny_ne_t0.5_roc.png", "tiny_training_curves.png"):
+    for fig in ("tiny_ne_t0.5_auc_vs_lambda.png", "tiny_ne_t0.5_roc.png", "tiny_training_curves.png",
+                "tiny_ne_t0.5_cam_overlays.png"):
         assert (study / OUT / "tables/figures" / fig).stat().st_size > 1000
     assert (study / OUT / "masks/lung_quality.png").stat().st_size > 1000
 

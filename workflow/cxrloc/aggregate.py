@@ -8,7 +8,9 @@ import pandas as pd
 
 from . import figures, tables
 from .io import atomic_write_text
+from .imagecache import ImageCache
 from .tasks import classes
+from .unet import LungCache
 
 
 def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
@@ -30,8 +32,8 @@ def _task_tables(runs: pd.DataFrame, dataset: str, task: str, thresh, out: Path)
         made += _write(tables.paired_tests(part), out, f"{tag}_paired", f"{dataset} {task}: each λ vs λ = 1, paired by seed")
     reference = tables.reference_data("paper_lambda_sweep.csv")
     if dataset == "nih" and ((reference["dataset"] == "nih") & (reference["task"] == task)).any():
-        made += _write(tables.paper_lambda_table(reference, "nih", task), out, f"paper_nih_{task}_lambda",
-                       f"the paper's NIH {task} per-λ table, for comparison")
+        made += _write(tables.paper_vs_ours(tables.cells(part), reference, "nih", task), out,
+                       f"{tag}_paper_vs_ours", f"NIH {task}: ours / the paper's (appendix), test, per λ")
     return made
 
 
@@ -41,7 +43,21 @@ def appendix(stems: list[str]) -> str:
             "\\begin{document}\n\\section*{Appendix: regenerated tables}\n" + body + "\n\\end{document}\n")
 
 
-def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: Path) -> list[str]:
+def _overlay_pairs(runs: pd.DataFrame, part: pd.DataFrame) -> list[tuple[str, Path, Path, str]]:
+    """Per backbone (first seed): the CAM files of λ = 1 and of the best-val-F1 λ."""
+    pairs = []
+    for backbone in dict.fromkeys(part["backbone"]):
+        if not ({"1"} < set(part.loc[part["backbone"] == backbone, "lambda"])):
+            continue
+        lam = tables.best_lambda(part, backbone)
+        pick = part[(part["backbone"] == backbone) & (part["seed"] == part["seed"].min())]
+        ce, best = (Path(pick.loc[pick["lambda"] == la, "source"].iloc[0]).with_name("cams.npz") for la in ("1", lam))
+        pairs.append((tables.BACKBONE_LABEL.get(backbone, backbone), ce, best, lam))
+    return pairs
+
+
+def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: Path,
+              cache: Path | None = None, lungs: Path | None = None) -> list[str]:
     runs = tables.read_runs(run_files)
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
@@ -52,6 +68,10 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
         figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png")
         if len(classes(task)) == 2:
             figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png")
+        pairs = _overlay_pairs(runs, part)
+        if cache and lungs and pairs:
+            figures.cam_overlays(pairs, ImageCache(cache), LungCache.read(lungs),
+                                 figs / f"{dataset}_{task}_t{thresh:g}_cam_overlays.png")
     figures.training_curves(histories, figs / f"{dataset}_training_curves.png")
     atomic_write_text(out / "appendix.tex", appendix(stems))
     atomic_write_text(out / "README.md", "".join((out / f"{s}.md").read_text() + "\n" for s in stems))

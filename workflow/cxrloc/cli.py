@@ -139,7 +139,8 @@ def _evaluate(a) -> None:
 def _aggregate(a) -> None:
     from .aggregate import aggregate
 
-    stems = aggregate([Path(f) for f in a.runs], [Path(f) for f in a.histories], a.dataset, Path(a.out))
+    stems = aggregate([Path(f) for f in a.runs], [Path(f) for f in a.histories], a.dataset, Path(a.out),
+                      Path(a.cache) if a.cache else None, Path(a.lungs) if a.lungs else None)
     print(f"wrote {len(stems)} tables to {a.out}")
 
 
@@ -282,6 +283,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--histories", nargs="*", default=[])
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--cache", help="image cache, for the CAM overlays")
+    p.add_argument("--lungs", help="precached lung boxes, for the CAM overlays")
     p.set_defaults(func=_aggregate)
     return ap
 

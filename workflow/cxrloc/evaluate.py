@@ -15,7 +15,7 @@ from .cam import grad_cam
 from .data import SplitData, normalize
 from .device import resolve
 from .imagecache import ImageCache
-from .io import atomic_write_json
+from .io import atomic_path, atomic_write_json
 from .localization import best_threshold, scores
 from .locset import box_masks
 from .metrics import bootstrap_ci, point_metrics
@@ -43,6 +43,15 @@ def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> t
         x = normalize(data.images[idx].to(device))
         out.append(grad_cam(model, layer, x, data.labels[idx].to(device)).cpu())
     return torch.cat(out) if out else torch.zeros(0, *data.images.shape[1:])
+
+
+def save_examples(model, layer, test: SplitData, device, out: Path, k: int = 4) -> None:
+    """CAMs of the first ``k`` test positives (the same images in every run of a task), for figures."""
+    pos = torch.nonzero(test.labels > 0).squeeze(1)[:k]
+    x = normalize(test.images[pos].to(device))
+    cams = grad_cam(model, layer, x, test.labels[pos].to(device)).cpu().numpy().astype(np.float16)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, image=np.array([test.names[i] for i in pos]), cam=cams)
 
 
 def tuned_scores(v_cams, v_truth, t_cams, t_truth) -> dict:
@@ -94,6 +103,7 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     result["localization"] = lesion_localization(model, layer, val, test, device)
     if locset is not None:
         result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
+    save_examples(model, layer, test, device, out.with_name("cams.npz"))
     result["seconds"] = time.time() - tic
     atomic_write_json(out, result)
     return result

@@ -98,3 +98,25 @@ def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int 
     for ax in axes.flat:
         ax.axis("off")
     _save(fig, out)
+
+
+def cam_overlays(pairs: list[tuple[str, Path, Path, str]], cache, lungs, out: Path) -> None:
+    """Per backbone, the same test positives under cross-entropy and under the chosen λ, with the
+    lung box (red) and, where the source has one, the true lesion (cyan contour)."""
+    runs = [(label, np.load(ce), np.load(best), lam) for label, ce, best, lam in pairs]
+    k = len(runs[0][1]["image"])
+    fig, axes = plt.subplots(len(runs), 2 * k, figsize=(1.6 * 2 * k, 1.8 * len(runs)), squeeze=False)
+    images, lesions, index = cache.images(), cache.lesions(), cache.index
+    for row, (label, ce, best, lam) in zip(axes, runs):
+        for j, name in enumerate(ce["image"]):
+            for col, (z, title) in enumerate(((ce, "λ = 1"), (best, LAMBDA_LABEL[lam]))):
+                ax = row[2 * j + col]
+                ax.imshow(images[index[name]], cmap="gray")
+                ax.imshow(z["cam"][j].astype(np.float32), cmap="jet", alpha=0.4, vmin=0, vmax=1)
+                x, y, w, h = lungs.boxes.loc[name, ["x", "y", "w", "h"]]
+                ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="red", lw=0.8))
+                if lesions is not None:
+                    ax.contour(lesions[index[name]] > 0, levels=[0.5], colors="cyan", linewidths=0.6)
+                ax.set_title(f"{label} {title}", fontsize=5)
+                ax.axis("off")
+    _save(fig, out)

@@ -119,6 +119,19 @@ def paper_lambda_table(reference: pd.DataFrame, dataset: str, task: str, metrics
     return lambda_table(part[["backbone", "lambda", "metric", "value"]], binary=task in ("ne", "np", "ns"), metrics=metrics)
 
 
+PAPER_KEY = {"pvt_v2_b2_li": "pvt", "vgg16.tv_in1k": "vgg16", "resnet50.tv_in1k": "resnet50"}
+
+
+def paper_vs_ours(our_cells: pd.DataFrame, reference: pd.DataFrame, dataset: str, task: str) -> pd.DataFrame:
+    """The per-λ layout with ``ours / paper`` in every cell the paper printed."""
+    paper = reference[(reference["dataset"] == dataset) & (reference["task"] == task)]
+    paper = paper.set_index(["backbone", "lambda", "metric"])["value"]
+    ours = our_cells[our_cells["backbone"].isin(PAPER_KEY)].copy()
+    key = list(zip(ours["backbone"].map(PAPER_KEY), ours["lambda"], ours["metric"]))
+    ours["value"] = [f"{v} / {paper.get(k, '–')}" for v, k in zip(ours["value"], key)]
+    return lambda_table(ours, binary=task in ("ne", "np", "ns"))
+
+
 def reference_data(name: str) -> pd.DataFrame:
     """The paper's numbers shipped with the package (see ``data/REFERENCE.md`` for their source)."""
     return pd.read_csv(Path(__file__).parent / "data" / name, dtype={"value": str, "lambda": str})

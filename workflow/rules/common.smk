@@ -1,6 +1,7 @@
 # Config checks beyond the schema, wildcard helpers, and the one function for final targets.
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 from cxrloc.models import canonical
@@ -52,6 +53,8 @@ def grid(pattern):
 def final_targets():
     """Everything `snakemake` builds by default: the appendix, its figures and the report inputs."""
     targets = [f"{OUT}/tables/appendix.tex", f"{OUT}/masks/lung_quality.png"]
+    if shutil.which("latexmk") and shutil.which("xelatex"):
+        targets.append(f"{OUT}/tables/appendix.pdf")
     if not config.get("unet", {}).get("checkpoint"):
         targets.append(f"{OUT}/unet/report.json")
     return targets

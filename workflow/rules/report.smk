@@ -6,6 +6,9 @@ rule aggregate:
     input:
         runs=grid(f"{run_dir()}/metrics.json"),
         histories=grid(f"{run_dir()}/history.csv"),
+        cams=grid(f"{run_dir()}/cams.npz"),
+        images=f"{OUT}/cache/images.npy",
+        lungs=f"{OUT}/masks/lungs.npz",
     output:
         appendix=f"{OUT}/tables/appendix.tex",
         tables=report(f"{OUT}/tables/README.md", caption="../report/tables.rst", category="Tables"),
@@ -17,6 +20,7 @@ rule aggregate:
         ),
     params:
         out=f"{OUT}/tables",
+        cache=f"{OUT}/cache",
     conda:
         ENV
     log:
@@ -27,4 +31,24 @@ rule aggregate:
         runtime=10,
     shell:
         "cxrloc aggregate --dataset {DS} --runs {input.runs} --histories {input.histories} --out {params.out}"
+        " --cache {params.cache} --lungs {input.lungs}"
         " > {log} 2>&1"
+
+
+rule appendix_pdf:
+    input:
+        f"{OUT}/tables/appendix.tex",
+    output:
+        f"{OUT}/tables/appendix.pdf",
+    params:
+        out=f"{OUT}/tables",
+    conda:
+        ENV
+    log:
+        f"{OUT}/logs/appendix_pdf.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "cd {params.out} && latexmk -xelatex -interaction=nonstopmode appendix.tex > ../../../{log} 2>&1"

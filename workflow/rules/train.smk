@@ -38,7 +38,8 @@ rule evaluate:
         lungs=f"{OUT}/masks/lungs.npz",
         locset=locset(),
     output:
-        f"{run_dir()}/metrics.json",
+        metrics=f"{run_dir()}/metrics.json",
+        cams=f"{run_dir()}/cams.npz",
     params:
         settings=settings("train", "attention", "weights"),
         cache=f"{OUT}/cache",
@@ -57,4 +58,4 @@ rule evaluate:
         "cxrloc evaluate --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
         " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
         " --lungs {input.lungs} --threads {threads} --settings {params.settings} --model {input.model}"
-        " --bootstrap {params.bootstrap}{params.locset} --out {output} > {log} 2>&1"
+        " --bootstrap {params.bootstrap}{params.locset} --out {output.metrics} > {log} 2>&1"
