@@ -18,10 +18,12 @@ demo: $(STAMP)
 	$(VENV)/bin/snakemake --report results/synthetic/report.html
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not slurm" --durations=10
+	$(VENV)/bin/pytest -q --durations=10
 
 test-slurm: $(STAMP)
-	$(VENV)/bin/pytest -q -m slurm
+	tests/slurm/cluster.sh install
+	d=$$(mktemp -d) && tests/slurm/cluster.sh start $$d && \
+	  (CXRLOC_SLURM=1 $(VENV)/bin/pytest -q -m slurm; rc=$$?; tests/slurm/cluster.sh stop $$d; exit $$rc)
 
 report: $(STAMP)
 	$(VENV)/bin/snakemake --report results/synthetic/report.html

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from .attention import ADAPTIVE, AttentionConfig, lambda_at, objective
 from .cam import capture
 from .data import SplitData, normalize
-from .device import resolve
+from .device import gpu_slot
 from .io import atomic_path, atomic_write_text
 from .models import create
 from .regions import kinds_for, target_regions
@@ -160,7 +161,12 @@ def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path) 
 
     ``out/state.pt`` holds the resumable state after every epoch.
     """
-    device = resolve(spec.train.device)
+    with gpu_slot(spec.train.device) as device:
+        tqdm.write(f"device {device}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}")
+        return _train(spec, train_data, val_data, out, device)
+
+
+def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, device: torch.device) -> pd.DataFrame:
     torch.set_num_threads(spec.train.threads)
     torch.manual_seed(spec.seed)
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)

@@ -8,6 +8,8 @@ from cxrloc.models import canonical
 from cxrloc.train import lam_token
 
 DS = config["dataset"]
+RES = config.get("resources", {})
+GPU = RES["gpu"] if RES.get("gpu") is not None else int(config["device"].startswith("cuda"))
 ENV = "../../envs/cxrloc.yaml"
 OUT = f"results/{DS}"
 

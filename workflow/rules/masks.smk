@@ -1,7 +1,6 @@
 # Lung segmentation: train_unet (or a given checkpoint) → precache_masks, once per image.
 UNET_CFG = config.get("unet", {})
 UNET = UNET_CFG.get("checkpoint") or f"{OUT}/unet/unet.pt"
-GPU = 1 if config["device"].startswith("cuda") else 0
 
 
 LUNGSET = "data/lungsets/montgomery"

@@ -1,5 +1,4 @@
 # One training job per task × backbone × λ × threshold × seed, then its evaluation.
-RES = config.get("resources", {})
 
 
 rule train:

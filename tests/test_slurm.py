@@ -1,0 +1,62 @@
+"""The tiny study on a real one-node SLURM cluster (started by .ci/run), through the official
+executor plugin and the workflow's slurm profile; its results must equal a local run's."""
+
+import json
+import re
+import os
+
+import pytest
+import yaml
+
+from .workflow import OUT, ROOT, TINY, snakemake
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(os.environ.get("CXRLOC_SLURM") != "1",
+                       reason="needs a running SLURM: CXRLOC_SLURM=1 (set by .ci/run, which starts one)"),
+]
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("slurm")
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["resources"] = {"gpu": 1, "cpus_per_gpu": 1, "train_mem_mb": 1500, "train_runtime": 10}
+    (work / "slurm.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(work, "--configfile", str(work / "slurm.yaml"),
+                     "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
+                     "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=10",
+                     "--slurm-init-seconds-before-status-checks", "2", "--max-threads", "2", "--jobs", "4",
+                     "--retries", "0")
+    return work, proc.stdout + proc.stderr
+
+
+def test_every_cluster_job_went_through_sbatch(slurm_run):
+    work, log = slurm_run
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", log, re.M))
+    local = {"aggregate", "all"}
+    remote = sum(int(n) for rule, n in stats.items() if rule not in local and rule != "total")
+    ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+    assert len(ids) == remote, log[-3000:]
+    assert int(stats["train"]) == 2
+    train_ids = re.findall(r"rule train:.*?SLURM jobid (\d+)", log, re.S)
+    assert train_ids
+
+
+def test_train_jobs_got_the_fake_gpu_and_ran_on_the_cpu(slurm_run):
+    work, _ = slurm_run
+    logs = sorted((work / OUT / "logs/train").glob("*.log"))
+    assert len(logs) == 2
+    for log in logs:
+        assert "device cpu, CUDA_VISIBLE_DEVICES=0" in log.read_text(), log.name
+
+
+def test_results_equal_a_local_run(slurm_run, study):
+    work, _ = slurm_run
+    for run in sorted((study / OUT / "runs").iterdir()):
+        local = json.loads((run / "metrics.json").read_text())
+        remote = json.loads((work / OUT / "runs" / run.name / "metrics.json").read_text())
+        assert remote["test"]["metrics"] == local["test"]["metrics"], run.name
+        assert remote["val"]["metrics"] == local["val"]["metrics"], run.name
+    assert (work / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text() == (
+        study / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text()
