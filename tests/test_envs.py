@@ -24,3 +24,13 @@ def test_every_rule_declares_log_threads_resources_and_conda():
             for directive in ("log:", "threads:", "resources:", "conda:", "shell:"):
                 assert directive in body, f"rule {name} in {smk.name} lacks {directive}"
     assert checked >= 12
+
+
+def test_training_resources_scale_with_backbone_size_and_epochs():
+    from cxrloc.resources import train_mem_mb, train_runtime
+
+    assert train_runtime(240, "pvt_v2_b2_li", 224, 100) == 240
+    assert train_runtime(240, "resnet50.tv_in1k", 224, 100) < train_runtime(240, "pvt_v2_b2_li", 224, 100)
+    assert train_runtime(240, "pvt_v2_b2_li", 448, 50) == 480
+    assert train_runtime(240, "resnet18", 64, 4) == 10
+    assert train_mem_mb(16000, 224, 2) == 32000 and train_mem_mb(16000, 448) == 64000

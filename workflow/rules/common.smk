@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 from cxrloc.models import canonical
+from cxrloc.resources import train_mem_mb, train_runtime
 from cxrloc.train import lam_token
 
 DS = config["dataset"]

@@ -21,8 +21,9 @@ rule train:
     resources:
         gpu=GPU,
         cpus_per_gpu=RES.get("cpus_per_gpu", 4) if GPU else 0,
-        mem_mb=lambda wc, attempt: RES.get("train_mem_mb", 16000) * attempt,
-        runtime=RES.get("train_runtime", 120),
+        mem_mb=lambda wc, attempt: train_mem_mb(RES.get("train_mem_mb", 16000), config["image_size"], attempt),
+        runtime=lambda wc: train_runtime(RES.get("train_runtime", 120), wc.backbone, config["image_size"],
+                                         config["train"]["epochs"]),
     shell:
         "cxrloc train --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
         " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
