@@ -85,6 +85,11 @@ def _precache_masks(a) -> None:
     print(f"precached {report['images']} lung masks at {report['images_per_s']:.1f} images/s; flags {report['flags']}")
     if a.figure:
         lung_quality(cache.images(), cache.index, LungCache.read(Path(a.out)), Path(a.figure))
+    if a.table:
+        from .io import atomic_write_text
+        from .unet import quality_table
+
+        atomic_write_text(a.table, quality_table(report))
 
 
 def _spec(a):
@@ -260,6 +265,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--report", required=True)
     p.add_argument("--figure")
+    p.add_argument("--table", help="HTML table of the flag counts, for the report")
     p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)

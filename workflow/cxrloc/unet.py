@@ -133,6 +133,13 @@ def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.devic
     return {"images": n, "seconds": seconds, "images_per_s": n / max(seconds, 1e-9), "flags": counts}
 
 
+def quality_table(report: dict) -> str:
+    """The precache report's counts as an HTML table: images, each flag, images/s."""
+    rows = {"images": report["images"], **{f"flagged {k}": v for k, v in report["flags"].items()},
+            "images/s": f"{report['images_per_s']:.0f}"}
+    return pd.DataFrame({"count": rows}).rename_axis("lung masks").to_html()
+
+
 @dataclass(frozen=True)
 class LungCache:
     """The precached boxes and masks, looked up by image name."""

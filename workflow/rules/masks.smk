@@ -65,6 +65,7 @@ rule precache_masks:
         lungs=f"{OUT}/masks/lungs.npz",
         report=f"{OUT}/masks/report.json",
         figure=report(f"{OUT}/masks/lung_quality.png", caption="../report/lung_quality.rst", category="Lung masks"),
+        table=report(f"{OUT}/masks/lung_quality.html", caption="../report/lung_counts.rst", category="Lung masks"),
     params:
         cache=f"{OUT}/cache",
         postprocess=" --postprocess" if UNET_CFG.get("postprocess") else "",
@@ -80,4 +81,4 @@ rule precache_masks:
     shell:
         "cxrloc precache-masks --unet {input.unet} --cache {params.cache} --device {config[device]}{params.postprocess}"
         " --threads {threads}"
-        " --out {output.lungs} --report {output.report} --figure {output.figure} > {log} 2>&1"
+        " --out {output.lungs} --report {output.report} --figure {output.figure} --table {output.table} > {log} 2>&1"
