@@ -47,7 +47,7 @@ def ce_step(model, layer, opt, x, y, boxes, kinds, unet):
 def ours_step(model, layer, opt, x, y, boxes, kinds, unet):
     with capture(layer) as seen:
         logits = model(x)
-    parts = objective(logits, seen[-1], y, lambda: box_regions(boxes, kinds[y], x.shape[-1]), 0.5, 0.5,
+    parts = objective(logits, seen[-1], y, lambda labels: box_regions(boxes, kinds[labels], x.shape[-1]), 0.5, 0.5,
                       AttentionConfig(mode="soft"))
     opt.zero_grad()
     parts.loss.backward()

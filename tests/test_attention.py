@@ -20,10 +20,11 @@ def batch(seed=0, n=8):
 
 
 def loss_of(model, layer, x, y, boxes, lam, cfg, thresh=0.5):
-    kinds = torch.tensor([0, 1])[y]
+    x = x.clone().requires_grad_(cfg.mode == "rrr")
     with cam.capture(layer) as seen:
         logits = model(x)
-    return objective(logits, seen[-1], y, lambda: box_regions(boxes, kinds, SIZE), lam, thresh, cfg)
+    regions = lambda labels: box_regions(boxes, torch.tensor([0, 1])[labels], SIZE)  # noqa: E731
+    return objective(logits, seen[-1], y, regions, lam, thresh, cfg, inputs=x)
 
 
 def test_adaptive_lambda_schedule():
@@ -109,3 +110,47 @@ def test_no_finding_samples_have_no_attention_term():
     for mode in attention.MODES:
         term = attention_term(maps, regions, 0.5, AttentionConfig(mode=mode))
         assert term[:2].abs().sum() == 0 and term[2:].abs().sum() > 0
+
+
+MAP_MODES = ["soft", "energy", "outside", "signed", "rrr"]
+
+
+@pytest.mark.parametrize("mode", MAP_MODES + ["published"])
+def test_each_objective_is_zero_inside_and_largest_outside(mode):
+    region = torch.zeros(3, SIZE, SIZE)
+    region[:, 32:, 8:56] = 1
+    inside, outside, half = region.clone(), 1 - region, torch.full((3, SIZE, SIZE), 0.5)
+    cfg = AttentionConfig(mode=mode, tau=0.02)
+    at = {name: attention_term(m, region, 0.4, cfg) for name, m in (("in", inside), ("out", outside), ("half", half))}
+    assert torch.allclose(at["in"], torch.zeros(3), atol=1e-4), mode
+    assert (at["out"] > at["half"] - 1e-6).all() and (at["out"] > at["in"] + 0.5).all(), mode
+
+
+@pytest.mark.parametrize("mode", MAP_MODES)
+def test_each_objective_has_a_finite_gradient_on_an_all_zero_map(mode):
+    region = torch.zeros(2, SIZE, SIZE)
+    region[:, :32] = 1
+    zero = torch.zeros(2, SIZE, SIZE, requires_grad=True)
+    attention_term(zero, region, 0.5, AttentionConfig(mode=mode)).sum().backward()
+    assert torch.isfinite(zero.grad).all()
+
+
+@pytest.mark.parametrize("mode", ["energy", "outside", "signed", "rrr"])
+def test_each_objective_trains_the_model(mode):
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2, cam_layer="layer3")
+    x, y, boxes = batch(3)
+    parts = loss_of(model, layer, x, y, boxes, 0.5, AttentionConfig(mode=mode, weight=10.0))
+    parts.loss.backward()
+    grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    assert torch.isfinite(grads).all() and grads.abs().sum() > 0 and parts.att > 0
+
+
+def test_the_signed_objective_judges_negatives_too():
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2, cam_layer="layer3")
+    x, _, boxes = batch(4)
+    negatives = torch.zeros(len(x), dtype=torch.long)
+    parts = loss_of(model, layer, x, negatives, boxes, 0.5, AttentionConfig(mode="signed"))
+    assert parts.att > 0
+    assert loss_of(model, layer, x, negatives, boxes, 0.5, AttentionConfig(mode="energy")).att == 0

@@ -1,10 +1,19 @@
 """The training objective: λ·cross-entropy + (1 − λ)·attention term (METHOD.md §6, §10).
 
-Modes of the attention term:
-- ``soft`` (default): 1 − mean over the region of sigmoid((CAM − t)/τ), differentiable
-  through the CAM (second-order, or first-order with the Grad-CAM weights detached);
+Modes of the attention term (all but ``published`` differentiable through the map):
+- ``soft`` (default): 1 − mean over the region of sigmoid((CAM − t)/τ), through the CAM
+  (second-order, or first-order with the Grad-CAM weights detached);
 - ``published``: the original's arithmetic, 1 − (region pixels with CAM > t)/(region
-  pixels), with no gradient at all: the published training behaviour, for reproduction.
+  pixels), with no gradient at all: the published training behaviour, for reproduction;
+- ``energy``: 1 − the share of CAM mass inside the region;
+- ``outside``: the mean CAM outside the region;
+- ``signed``: the share of |M| outside the region, where M is the un-ReLU'd, unnormalized
+  Grad-CAM of the logit difference z₁ − z₀, on every image (negatives too, against the
+  positive class's region): evidence for either class outside the region is penalized,
+  which a ReLU'd true-class CAM hides (binary tasks);
+- ``rrr``: "right for the right reasons" (Ross et al. 2017), the mean squared input
+  gradient of Σ log p outside the region.
+The term is scaled by ``weight``: L = λ·CE + (1 − λ)·weight·L_att.
 """
 
 from __future__ import annotations
@@ -16,7 +25,9 @@ import torch.nn.functional as F
 
 from .cam import cams_for
 
-MODES = ("soft", "published")
+MODES = ("soft", "published", "energy", "outside", "signed", "rrr")
+CAM_MODES = ("soft", "published", "energy", "outside")
+EPS = 1e-6
 ADAPTIVE = "adaptive"
 
 
@@ -27,6 +38,7 @@ class AttentionConfig:
     cam_target: str = "predicted"
     first_order: bool = False
     region: str = "box"
+    weight: float = 1.0
 
 
 def lambda_at(lam: float | str, epoch: int) -> float:
@@ -49,15 +61,42 @@ def region_fraction(cam: torch.Tensor, region: torch.Tensor, thresh: float) -> t
 
 
 def attention_term(cam: torch.Tensor, region: torch.Tensor, thresh: float, cfg: AttentionConfig) -> torch.Tensor:
-    """Per-sample L_att; 0 where the sample has no region (No Finding)."""
+    """Per-sample L_att of a map; 0 where the sample has no region (No Finding).
+
+    Every mode is 0 for a map entirely inside the region and largest for one entirely
+    outside it; an all-zero map gives a finite gradient.
+    """
     area = region.sum(dim=(1, 2))
     has = (area > 0).float()
+    outside = 1 - region
     if cfg.mode == "published":
         return (1 - region_fraction(cam, region, thresh)) * has
     if cfg.mode == "soft":
         soft = torch.sigmoid((cam - thresh) / cfg.tau)
         return (1 - (soft * region).sum(dim=(1, 2)) / area.clamp_min(1)) * has
+    if cfg.mode == "energy":
+        return (1 - (cam * region).sum(dim=(1, 2)) / (cam.sum(dim=(1, 2)) + EPS)) * has
+    if cfg.mode in ("outside", "rrr"):
+        return (cam * outside).sum(dim=(1, 2)) / outside.sum(dim=(1, 2)).clamp_min(1) * has
+    if cfg.mode == "signed":
+        mass = cam.abs()
+        return (mass * outside).sum(dim=(1, 2)) / (mass.sum(dim=(1, 2)) + EPS) * has
     raise ValueError(f"attention.mode {cfg.mode!r}; valid: {', '.join(MODES)}")
+
+
+def signed_map(logits: torch.Tensor, activations: torch.Tensor, size) -> torch.Tensor:
+    """Un-ReLU'd, unnormalized Grad-CAM of z₁ − z₀, differentiable, upsampled to ``size``."""
+    if logits.shape[1] != 2:
+        raise ValueError("attention.mode 'signed' is defined for binary tasks")
+    (grads,) = torch.autograd.grad((logits[:, 1] - logits[:, 0]).sum(), activations, create_graph=True)
+    m = (grads.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1, keepdim=True)
+    return F.interpolate(m, size=size, mode="bilinear", align_corners=False).squeeze(1)
+
+
+def input_gradient_energy(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """Per pixel, the squared input gradient of Σ log p, summed over channels (Ross et al. 2017)."""
+    (grads,) = torch.autograd.grad(F.log_softmax(logits, dim=1).sum(), inputs, create_graph=True)
+    return grads.pow(2).sum(dim=1)
 
 
 @dataclass
@@ -68,23 +107,36 @@ class LossParts:
     in_region: torch.Tensor
 
 
-def objective(logits: torch.Tensor, activations: torch.Tensor | None, labels: torch.Tensor,
-              regions_fn, lam: float, thresh: float, cfg: AttentionConfig) -> LossParts:
-    """Batch loss from one forward. λ = 1 never computes a CAM.
+def _map_and_regions(logits, activations, inputs, labels, regions_fn, cfg: AttentionConfig):
+    """The map a mode penalizes, and the regions it is judged against."""
+    if cfg.mode == "signed":
+        regions = regions_fn(torch.ones_like(labels))
+        return signed_map(logits, activations, regions.shape[-2:]), regions
+    regions = regions_fn(labels)
+    if cfg.mode == "rrr":
+        return input_gradient_energy(logits, inputs), regions
+    targets = logits.argmax(dim=1).detach() if cfg.cam_target == "predicted" else labels
+    differentiable = cfg.mode != "published"
+    cam = cams_for(logits, activations, targets, regions.shape[-2:], create_graph=differentiable,
+                   detach_weights=differentiable and cfg.first_order)
+    return cam, regions
 
-    ``regions_fn()`` returns the ``(B, H, W)`` target regions; it is only called when a CAM is.
+
+def objective(logits: torch.Tensor, activations: torch.Tensor | None, labels: torch.Tensor,
+              regions_fn, lam: float, thresh: float, cfg: AttentionConfig,
+              inputs: torch.Tensor | None = None) -> LossParts:
+    """Batch loss from one forward. λ = 1 never computes a map.
+
+    ``regions_fn(labels)`` returns the ``(B, H, W)`` target regions of those labels; it is
+    only called when a map is. ``inputs`` (requiring grad) is needed by ``rrr`` only.
     """
     ce = F.cross_entropy(logits, labels, reduction="none")
     if lam >= 1.0 or activations is None:
         nan = torch.full_like(ce, float("nan"))
         return LossParts(ce.mean(), ce.mean().detach(), torch.zeros(()), nan)
-    targets = logits.argmax(dim=1).detach() if cfg.cam_target == "predicted" else labels
-    regions = regions_fn()
-    differentiable = cfg.mode != "published"
-    cam = cams_for(logits, activations, targets, regions.shape[-2:], create_graph=differentiable,
-                   detach_weights=differentiable and cfg.first_order)
-    att = attention_term(cam, regions, thresh, cfg)
-    loss = (lam * ce + (1 - lam) * att).mean()
+    heat, regions = _map_and_regions(logits, activations, inputs, labels, regions_fn, cfg)
+    att = attention_term(heat, regions, thresh, cfg)
+    loss = (lam * ce + (1 - lam) * cfg.weight * att).mean()
     has = regions.sum(dim=(1, 2)) > 0
-    frac = region_fraction(cam, regions, thresh).masked_fill(~has, float("nan"))
-    return LossParts(loss, ce.mean().detach(), att.mean().detach(), frac)
+    frac = region_fraction(heat, regions, thresh) if cfg.mode in CAM_MODES else torch.full_like(ce, float("nan"))
+    return LossParts(loss, ce.mean().detach(), att.mean().detach(), frac.masked_fill(~has, float("nan")))

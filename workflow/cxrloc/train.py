@@ -108,14 +108,17 @@ def _epoch(model, layer, data: SplitData, spec: RunSpec, lam, opt, epoch, device
         x = normalize(data.images[idx].to(device, non_blocking=True))
         if amp:
             x = x.contiguous(memory_format=torch.channels_last)
+        if spec.attention.mode == "rrr" and lam < 1:
+            x.requires_grad_(True)
         y = data.labels[idx].to(device, non_blocking=True)
         boxes = data.boxes[idx].to(device, non_blocking=True)
         lung_masks = data.lung_masks[idx].to(device, non_blocking=True) if spec.attention.region == "mask" else None
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp), capture(layer) as seen:
             logits = model(x)
         parts = objective(logits.float(), seen[-1] if lam < 1 else None, y,
-                          lambda: target_regions(spec.attention.region, boxes, kinds[y], x.shape[-1], lung_masks),
-                          lam, spec.thresh, spec.attention)
+                          lambda labels: target_regions(spec.attention.region, boxes, kinds[labels], x.shape[-1],
+                                                        lung_masks),
+                          lam, spec.thresh, spec.attention, inputs=x)
         opt.zero_grad(set_to_none=True)
         parts.loss.backward()
         opt.step()
