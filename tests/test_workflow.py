@@ -132,3 +132,9 @@ def test_an_image_folder_set_joins_the_pipeline(study, tmp_path):
     assert len(indexed) == len(splits)
     assert (indexed.groupby("split")["label"].value_counts() == splits.groupby("split")["label"].value_counts()).all()
     assert (tmp_path / "results/folder/tables/folder_ne_t0.5_lambda.md").exists()
+
+
+def test_shortcut_use_is_measured_on_synthetic_sets(study):
+    run = json.loads((study / OUT / "runs/resnet18_tiny_ne_la1_t0.5_s0/metrics.json").read_text())
+    s = run["shortcut"]
+    assert s["n"] > 0 and 0 <= s["flip_rate"] <= 1 and -1 <= s["delta_p_positive"] <= 1

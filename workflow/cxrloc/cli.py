@@ -93,6 +93,8 @@ def _precache_masks(a) -> None:
 
 
 def _spec(a):
+    import dataclasses
+
     from .train import RunSpec, parse_lam
 
     settings = C.load(a.settings) if a.settings else {}
@@ -101,8 +103,6 @@ def _spec(a):
     if a.gpu is not None:
         overrides["device"] = f"cuda:{a.gpu}"
     lam = "adaptive" if a.isAdaptive else parse_lam(a.lamda)
-    import dataclasses
-
     return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed,
                    dataclasses.replace(train_cfg, **overrides), C.attention_config(settings))
 
@@ -137,7 +137,9 @@ def _evaluate(a) -> None:
 
     va, te = _splits_data(a, ["val", "test"])
     locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
-    r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)))
+    markers = pd.read_csv(a.markers, index_col="Image Index")["marker"] if a.markers else None
+    r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)),
+                 markers)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
 
 
@@ -282,6 +284,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--localization", help="a localization set (<task>.localization.csv) to score CAMs against")
+    p.add_argument("--markers", help="synthetic sets: markers.csv, to measure the use of the confounder")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("aggregate", help="tables, figures and appendix.tex")

@@ -8,7 +8,6 @@ by hand) and builds its dataclasses here, so an unknown key is named, never igno
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import TypeVar
 
@@ -62,7 +61,3 @@ def unet_config(cfg: dict) -> UNetConfig:
 
 def synthetic_config(cfg: dict) -> SyntheticConfig:
     return build(SyntheticConfig, (cfg.get("source") or {}).get("synthetic"), "source.synthetic")
-
-
-def dumps(section: dict) -> str:
-    return json.dumps(section, sort_keys=True)

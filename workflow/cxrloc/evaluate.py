@@ -45,6 +45,24 @@ def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> t
     return torch.cat(out) if out else torch.zeros(0, *data.images.shape[1:])
 
 
+def shortcut_use(model, test: SplitData, markers: pd.Series, device) -> dict:
+    """Paste the confounder into the marker-free test images: how many predictions flip,
+    and how much the positive-class probability moves (a model that ignores it: 0, 0)."""
+    from .synthetic import marker_slices
+
+    free = [i for i, name in enumerate(test.names) if not markers.get(name, False)]
+    if not free:
+        return {"n": 0}
+    clean = SplitData([test.names[i] for i in free], test.images[free], test.labels[free], test.boxes[free],
+                      test.lung_masks[free], None)
+    marked = torch.clone(clean.images)
+    marked[(slice(None), *marker_slices(marked.shape[-1]))] = 255
+    p0 = predict_proba(model, clean, device)
+    p1 = predict_proba(model, SplitData(clean.names, marked, clean.labels, clean.boxes, clean.lung_masks, None), device)
+    return {"n": len(free), "flip_rate": float((p0.argmax(1) != p1.argmax(1)).mean()),
+            "delta_p_positive": float((p1[:, 1:].sum(1) - p0[:, 1:].sum(1)).mean())}
+
+
 def save_examples(model, layer, test: SplitData, device, out: Path, k: int = 4) -> None:
     """CAMs of the first ``k`` test positives (the same images in every run of a task), for figures."""
     pos = torch.nonzero(test.labels > 0).squeeze(1)[:k]
@@ -85,7 +103,8 @@ def box_localization(model, layer, locset: pd.DataFrame, cache: ImageCache, devi
 
 
 def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, out: Path,
-             n_bootstrap: int = 200, locset: pd.DataFrame | None = None, cache: ImageCache | None = None) -> dict:
+             n_bootstrap: int = 200, locset: pd.DataFrame | None = None, cache: ImageCache | None = None,
+             markers: pd.Series | None = None) -> dict:
     device = resolve(spec.train.device)
     torch.set_num_threads(spec.train.threads)
     tic = time.time()
@@ -103,6 +122,8 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     result["localization"] = lesion_localization(model, layer, val, test, device)
     if locset is not None:
         result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
+    if markers is not None:
+        result["shortcut"] = shortcut_use(model, test, markers, device)
     save_examples(model, layer, test, device, out.with_name("cams.npz"))
     result["seconds"] = time.time() - tic
     atomic_write_json(out, result)

@@ -218,11 +218,15 @@ DRAW_FINDING = {
 }
 
 
+def marker_slices(n: int) -> tuple[slice, slice]:
+    """Rows and columns of the confounder token in an ``n``-pixel image (upper-right corner)."""
+    a, b = int(0.04 * n), int((0.04 + MARKER_SIZE) * n)
+    return slice(a, b), slice(n - b, n - a)
+
+
 def _marker(img: np.ndarray) -> None:
     """The confounder: a bright token in the upper-right corner."""
-    n = img.shape[0]
-    a, b = int(0.04 * n), int((0.04 + MARKER_SIZE) * n)
-    img[a:b, n - b : n - a] = 1.0
+    img[marker_slices(img.shape[0])] = 1.0
 
 
 def draw(rng: np.random.Generator, size: int, findings: list[str], contrast: float, marker: bool) -> Radiograph:

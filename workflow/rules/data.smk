@@ -5,6 +5,7 @@ IMAGES = RAW if SOURCE["kind"] == "imagefolder" else f"{RAW}/images"
 METADATA = f"{RAW}/Data_Entry.csv" if SOURCE["kind"] == "synthetic" else SOURCE.get("metadata")
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
 LESIONS = f"{RAW}/lesion_masks" if SOURCE["kind"] == "synthetic" else None
+MARKERS = f"{RAW}/markers.csv" if SOURCE["kind"] == "synthetic" else None
 BBOXES = SOURCE.get("bboxes")
 
 
@@ -28,6 +29,7 @@ if SOURCE["kind"] == "synthetic":
             lesions=directory(f"{RAW}/lesion_masks"),
             lungs=directory(f"{RAW}/lung_masks"),
             test_list=f"{RAW}/test_list.txt",
+            markers=MARKERS,
         params:
             settings=settings("source"),
             raw=RAW,

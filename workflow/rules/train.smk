@@ -37,6 +37,7 @@ rule evaluate:
         images=f"{OUT}/cache/images.npy",
         lungs=f"{OUT}/masks/lungs.npz",
         locset=locset(),
+        markers=MARKERS or [],
     output:
         metrics=f"{run_dir()}/metrics.json",
         cams=f"{run_dir()}/cams.npz",
@@ -45,6 +46,7 @@ rule evaluate:
         cache=f"{OUT}/cache",
         bootstrap=config.get("evaluate", {}).get("bootstrap", 200),
         locset=lambda w, input: f" --localization {input.locset}" if input.locset else "",
+        markers=lambda w, input: f" --markers {input.markers}" if input.markers else "",
     conda:
         ENV
     log:
@@ -58,4 +60,4 @@ rule evaluate:
         "cxrloc evaluate --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
         " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
         " --lungs {input.lungs} --threads {threads} --settings {params.settings} --model {input.model}"
-        " --bootstrap {params.bootstrap}{params.locset} --out {output.metrics} > {log} 2>&1"
+        " --bootstrap {params.bootstrap}{params.locset}{params.markers} --out {output.metrics} > {log} 2>&1"
