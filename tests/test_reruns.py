@@ -23,7 +23,7 @@ def test_stop_after_split_preparation(tmp_path):
 
 
 def test_retrain_one_lambda_only(study):
-    model = f"{OUT}/runs/resnet18_tiny_ne_la0.5_t0.5_s0/model.pt"
+    model = f"{OUT}/runs/resnet18_tiny_ne_la0.5_t0.5_s0_soft/model.pt"
     assert planned(study, "--forcerun", model) == {"train": 1, "evaluate": 1, "aggregate": 1}
 
 

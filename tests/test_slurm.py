@@ -26,7 +26,8 @@ def slurm_run(tmp_path_factory):
     proc = snakemake(work, "--configfile", str(work / "slurm.yaml"),
                      "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
                      "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=10",
-                     "--slurm-init-seconds-before-status-checks", "2", "--max-threads", "2", "--jobs", "4",
+                     "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+                     "--max-threads", "2", "--jobs", "4",
                      "--retries", "0")
     return work, proc.stdout + proc.stderr
 

@@ -30,8 +30,8 @@ def test_every_cell_traces_to_a_run_json(study):
     md = (study / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text()
     rows = {cells[1]: cells[2:] for cells in (
         [c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("| ResNet18"))}
-    for col, lam in enumerate(["1", "0.5"]):
-        run = json.loads((study / OUT / f"runs/resnet18_tiny_ne_la{lam}_t0.5_s0/metrics.json").read_text())
+    for col, run_name in enumerate(["la1_t0.5_s0_ce", "la0.5_t0.5_s0_soft"]):
+        run = json.loads((study / OUT / f"runs/resnet18_tiny_ne_{run_name}/metrics.json").read_text())
         m = run["test"]["metrics"]
         assert rows["Acc / Rec"][col] == f"{m['accuracy']:.3f}"
         assert rows["AUC"][col] == f"{m['auc']:.3f}"
@@ -49,7 +49,7 @@ def test_precache_covers_every_split_image(study):
 
 
 def test_synthetic_localization_is_scored(study):
-    run = json.loads((study / OUT / "runs/resnet18_tiny_ne_la0.5_t0.5_s0/metrics.json").read_text())
+    run = json.loads((study / OUT / "runs/resnet18_tiny_ne_la0.5_t0.5_s0_soft/metrics.json").read_text())
     loc = run["localization"]
     assert loc["n"] > 0 and 0 <= loc["pointing_game"] <= 1 and 0 <= loc["energy_inside"] <= 1
 
@@ -135,6 +135,24 @@ def test_an_image_folder_set_joins_the_pipeline(study, tmp_path):
 
 
 def test_shortcut_use_is_measured_on_synthetic_sets(study):
-    run = json.loads((study / OUT / "runs/resnet18_tiny_ne_la1_t0.5_s0/metrics.json").read_text())
+    run = json.loads((study / OUT / "runs/resnet18_tiny_ne_la1_t0.5_s0_ce/metrics.json").read_text())
     s = run["shortcut"]
     assert s["n"] > 0 and 0 <= s["flip_rate"] <= 1 and -1 <= s["delta_p_positive"] <= 1
+
+
+def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tmp_path):
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(dataset="sc", objectives=["signed", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5])
+    cfg["train"].update(epochs=1)
+    cfg["unet"] = {"checkpoint": str(study / OUT / "unet/unet.pt")}
+    (tmp_path / "sc.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"))
+    runs = sorted(p.name for p in (tmp_path / "results/sc/runs").iterdir())
+    assert [r.split("_")[-1] for r in runs].count("ceiling") == 2 and len(runs) == 6
+    report = (tmp_path / "results/sc/tables/sc_ne_t0.5_shortcut.md").read_text()
+    for column in ("shifted AUC", "i.i.d. AUC", "marker flips", "ΔAUC vs CE [95% CI]"):
+        assert column in report
+    assert "| signed" in report and "| ceiling" in report
+    ceiling = json.loads((tmp_path / "results/sc/runs/resnet18_sc_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
+    assert "test_iid" in ceiling and ceiling["run"]["mode"] == "ceiling"
+    assert (tmp_path / "results/sc/tables/figures/sc_ne_t0.5_shortcut_auc_vs_lambda.png").exists()

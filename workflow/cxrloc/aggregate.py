@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures, tables
+from . import figures, shortcut, tables
 from .io import atomic_write_text
 from .imagecache import ImageCache
 from .tasks import classes
@@ -19,10 +19,17 @@ def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
     return [stem]
 
 
-def _task_tables(runs: pd.DataFrame, dataset: str, task: str, thresh, out: Path) -> list[str]:
-    part = runs[(runs["task"] == task) & (runs["thresh"] == thresh)]
+def _shortcut_report(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path) -> list[str]:
+    runs = shortcut.read([Path(f) for f in part["source"].unique()])
+    tag = f"{dataset}_{task}_t{thresh:g}_shortcut"
+    shortcut.figure(runs, out / "figures" / f"{tag}_auc_vs_lambda.png")
+    return _write(shortcut.table(runs), out, tag,
+                  f"{dataset} {task}: objectives against the shortcut (λ chosen on val; paired over seeds)")
+
+
+def _task_tables(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path, suffix: str = "") -> list[str]:
     binary = len(classes(task)) == 2
-    tag = f"{dataset}_{task}_t{thresh:g}"
+    tag = f"{dataset}_{task}_t{thresh:g}{suffix}"
     made = _write(tables.lambda_table(tables.cells(part), binary), out, f"{tag}_lambda",
                   f"{dataset} {task}: test metrics per λ (threshold {thresh:g})")
     if "1" in set(part["lambda"]) and len(set(part["lambda"])) > 1:
@@ -63,12 +70,18 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
     figs.mkdir(parents=True, exist_ok=True)
     stems: list[str] = []
     for (task, thresh), part in runs.groupby(["task", "thresh"], sort=False):
-        stems += _task_tables(runs, dataset, task, thresh, out)
-        task_files = [Path(f) for f in part["source"].unique()]
+        objectives = [m for m in dict.fromkeys(part["mode"]) if m not in ("ce", "ceiling")]
+        for objective in objectives or ["ce"]:
+            suffix = "" if len(objectives) <= 1 else f"_{objective}"
+            stems += _task_tables(part[part["mode"].isin([objective, "ce"])], dataset, task, thresh, out, suffix)
+        if len(objectives) > 1 or "ceiling" in set(part["mode"]):
+            stems += _shortcut_report(part, dataset, task, thresh, out)
+        shown = part[part["mode"].isin(objectives[:1] + ["ce"])]
+        task_files = [Path(f) for f in shown["source"].unique()]
         figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png")
         if len(classes(task)) == 2:
             figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png")
-        pairs = _overlay_pairs(runs, part)
+        pairs = _overlay_pairs(runs, shown)
         if cache and lungs and pairs:
             figures.cam_overlays(pairs, ImageCache(cache), LungCache.read(lungs),
                                  figs / f"{dataset}_{task}_t{thresh:g}_cam_overlays.png")

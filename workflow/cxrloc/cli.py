@@ -103,17 +103,24 @@ def _spec(a):
     if a.gpu is not None:
         overrides["device"] = f"cuda:{a.gpu}"
     lam = "adaptive" if a.isAdaptive else parse_lam(a.lamda)
+    attention = C.attention_config(settings)
+    if a.objective:
+        if a.objective in ("ce", "ceiling") and lam != 1:
+            raise SystemExit(f"--objective {a.objective} is cross-entropy: it needs --lamda 1, not {a.lamda}")
+        attention = dataclasses.replace(attention, mode=a.objective)
     return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed,
-                   dataclasses.replace(train_cfg, **overrides), C.attention_config(settings))
+                   dataclasses.replace(train_cfg, **overrides), attention)
 
 
 def _splits_data(a, names):
+    """The named splits (those the split table has), the confounder erased for a ceiling run."""
     from .data import load_split, read_splits
     from .imagecache import ImageCache
     from .unet import LungCache
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
-    return [load_split(splits, n, cache, lungs) for n in names]
+    return [load_split(splits, n, cache, lungs, erase_marker=a.objective == "ceiling") if (splits["split"] == n).any()
+            else None for n in names]
 
 
 def _train(a) -> None:
@@ -135,11 +142,11 @@ def _evaluate(a) -> None:
 
     from .imagecache import ImageCache
 
-    va, te = _splits_data(a, ["val", "test"])
+    va, te, iid = _splits_data(a, ["val", "test", "test_iid"])
     locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
     markers = pd.read_csv(a.markers, index_col="Image Index")["marker"] if a.markers else None
     r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)),
-                 markers)
+                 markers, iid)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
 
 
@@ -186,6 +193,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
     p.add_argument("--thresh", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--objective", help="attention objective (overrides attention.mode); 'ce' or 'ceiling' with λ = 1")
     p.add_argument("--settings", help="train/attention sections: YAML or JSON, inline or a file")
     p.add_argument("--batch", type=int, help="batch size (overrides train.batch_size)")
     p.add_argument("--gpu", type=int, help="CUDA device index (the original's flag); implies device cuda:N")

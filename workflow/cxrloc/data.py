@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from .imagecache import ImageCache
+from .synthetic import marker_slices
 from .unet import LungCache
 
 
@@ -26,14 +27,21 @@ class SplitData:
         return len(self.names)
 
 
-def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungCache) -> SplitData:
+def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungCache,
+               erase_marker: bool = False) -> SplitData:
+    """One split's images, labels, boxes and masks; ``erase_marker`` blanks the synthetic
+    confounder's corner in every image (the ceiling run: a model that never sees it)."""
     part = splits[splits["split"] == split]
     names = part["image"].tolist()
     rows = cache.rows(names)
     lesions = cache.lesions()
+    images = np.array(cache.images()[rows])
+    if erase_marker:
+        rows_, cols = marker_slices(images.shape[-1])
+        images[:, rows_, cols] = images[:, rows_.stop, cols.start - 1, None, None]
     return SplitData(
         names=names,
-        images=torch.from_numpy(np.ascontiguousarray(cache.images()[rows])),
+        images=torch.from_numpy(images),
         labels=torch.from_numpy(part["label"].to_numpy().astype(np.int64)),
         boxes=lungs.box_tensor(names),
         lung_masks=lungs.mask_tensor(names),

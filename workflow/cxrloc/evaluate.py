@@ -104,7 +104,7 @@ def box_localization(model, layer, locset: pd.DataFrame, cache: ImageCache, devi
 
 def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, out: Path,
              n_bootstrap: int = 200, locset: pd.DataFrame | None = None, cache: ImageCache | None = None,
-             markers: pd.Series | None = None) -> dict:
+             markers: pd.Series | None = None, test_iid: SplitData | None = None) -> dict:
     device = resolve(spec.train.device)
     torch.set_num_threads(spec.train.threads)
     tic = time.time()
@@ -112,7 +112,9 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     result = {"schema": SCHEMA_VERSION, "run": {"dataset": spec.dataset, "task": spec.task, "backbone": spec.backbone,
               "lambda": lambda_name(spec.lam), "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
               "best_epoch": ckpt.get("best_epoch")}}
-    for name, data in (("val", val), ("test", test)):
+    for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
+        if data is None:
+            continue
         proba = predict_proba(model, data, device)
         y = data.labels.numpy()
         result[name] = {"n": int(len(y)), "metrics": point_metrics(y, proba),

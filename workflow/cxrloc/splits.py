@@ -4,7 +4,8 @@ Positives of each class are split 60/20/20 by image count with whole patients; N
 Finding controls come only from patients who never carry one of the task's findings and
 are downsampled to the positives of each split. An optional test list (NIH publishes
 ``test_list.txt``; the synthetic set writes its shifted cohort there) fixes the test
-pool; train and val then share the rest 3:1.
+pool; the rest is then split 60/20/20 into train, val and ``test_iid``, a test set from
+the training distribution (for the synthetic set: the confounder present, as in training).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import pandas as pd
 from .io import atomic_path, atomic_write_json
 from .tasks import NO_FINDING, classes, positives
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "test_iid")
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
+WITH_TEST_POOL = {"train": 0.6, "val": 0.2, "test_iid": 0.2}
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
     """
     names = classes(cfg.task)
     rng = np.random.default_rng(cfg.seed)
-    fractions = {"train": 0.75, "val": 0.25} if test_list else FRACTIONS
+    fractions = WITH_TEST_POOL if test_list else FRACTIONS
     test_patients = set(meta.loc[meta["image"].isin(test_list), "patient"])
     if test_list:
         test_patients, held_out = test_patients | set(held_out), frozenset()
@@ -126,8 +128,9 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
 
 def report(splits: pd.DataFrame) -> dict:
     """Counts per class and split, patients per split, and patients shared between splits."""
-    by_split = {s: set(splits.loc[splits["split"] == s, "patient"]) for s in SPLITS}
-    overlap = {f"{a}-{b}": len(by_split[a] & by_split[b]) for i, a in enumerate(SPLITS) for b in SPLITS[i + 1 :]}
+    present = [s for s in SPLITS if (splits["split"] == s).any()]
+    by_split = {s: set(splits.loc[splits["split"] == s, "patient"]) for s in present}
+    overlap = {f"{a}-{b}": len(by_split[a] & by_split[b]) for i, a in enumerate(present) for b in present[i + 1 :]}
     counts = splits.groupby(["split", "finding"]).size().unstack(fill_value=0)
     return {
         "images": {s: {k: int(v) for k, v in counts.loc[s].items()} for s in counts.index},

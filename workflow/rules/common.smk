@@ -4,6 +4,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+from cxrloc.attention import MODES
 from cxrloc.models import canonical
 from cxrloc.resources import train_mem_mb, train_runtime
 from cxrloc.train import lam_token
@@ -27,6 +28,7 @@ BACKBONES = _checked_backbones()
 LAMBDAS = [lam_token(lam) for lam in config["lambdas"]]
 THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
 SEEDS = [str(s) for s in config["seeds"]]
+OBJECTIVES = config.get("objectives") or [config.get("attention", {}).get("mode", "soft")]
 
 
 wildcard_constraints:
@@ -35,9 +37,10 @@ wildcard_constraints:
     lam=r"[0-9.]+a?",
     thresh=r"[0-9.]+",
     seed=r"[0-9]+",
+    objective="|".join(["ce", "ceiling", *MODES]),
 
 
-RUN = "{backbone}_" + DS + "_{task}_la{lam}_t{thresh}_s{seed}"
+RUN = "{backbone}_" + DS + "_{task}_la{lam}_t{thresh}_s{seed}_{objective}"
 
 
 def run_dir(**wc):
@@ -49,8 +52,19 @@ def settings(*sections):
     return shlex.quote(json.dumps({s: config.get(s) for s in sections}, sort_keys=True))
 
 
+def lambda_objectives():
+    """(λ, objective) pairs of the grid: λ = 1 is cross-entropy (``ce``) whatever the objective;
+    ``ceiling`` is cross-entropy with the synthetic confounder erased."""
+    pairs = [("1", "ce")] if "1" in LAMBDAS else []
+    pairs += [(lam, o) for lam in LAMBDAS if lam != "1" for o in OBJECTIVES if o != "ceiling"]
+    return pairs + ([("1", "ceiling")] if "ceiling" in OBJECTIVES else [])
+
+
 def grid(pattern):
-    return expand(pattern, task=config["tasks"], backbone=BACKBONES, lam=LAMBDAS, thresh=THRESHOLDS, seed=SEEDS)
+    return [
+        pattern.format(task=t, backbone=b, lam=lam, thresh=th, seed=s, objective=o)
+        for t in config["tasks"] for b in BACKBONES for lam, o in lambda_objectives() for th in THRESHOLDS for s in SEEDS
+    ]
 
 
 def final_targets():

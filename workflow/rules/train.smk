@@ -26,8 +26,9 @@ rule train:
                                          config["train"]["epochs"]),
     shell:
         "cxrloc train --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
-        " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
-        " --lungs {input.lungs} --threads {threads} --settings {params.settings} --out {params.out} > {log} 2>&1"
+        " --thresh {wildcards.thresh} --seed {wildcards.seed} --objective {wildcards.objective} --splits {input.splits}"
+        " --cache {params.cache} --lungs {input.lungs} --threads {threads} --settings {params.settings}"
+        " --out {params.out} > {log} 2>&1"
 
 
 rule evaluate:
@@ -58,6 +59,6 @@ rule evaluate:
         runtime=30,
     shell:
         "cxrloc evaluate --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
-        " --thresh {wildcards.thresh} --seed {wildcards.seed} --splits {input.splits} --cache {params.cache}"
-        " --lungs {input.lungs} --threads {threads} --settings {params.settings} --model {input.model}"
+        " --thresh {wildcards.thresh} --seed {wildcards.seed} --objective {wildcards.objective} --splits {input.splits}"
+        " --cache {params.cache} --lungs {input.lungs} --threads {threads} --settings {params.settings} --model {input.model}"
         " --bootstrap {params.bootstrap}{params.locset}{params.markers} --out {output.metrics} > {log} 2>&1"
