@@ -32,7 +32,7 @@ def slurm_run(tmp_path_factory):
     return work, proc.stdout + proc.stderr
 
 
-def test_every_cluster_job_went_through_sbatch(slurm_run):
+def test_every_cluster_job_went_through_sbatch(slurm_run, capsys):
     work, log = slurm_run
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", log, re.M))
     local = {"aggregate", "all"}
@@ -40,8 +40,10 @@ def test_every_cluster_job_went_through_sbatch(slurm_run):
     ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     assert len(ids) == remote, log[-3000:]
     assert int(stats["train"]) == 2
-    train_ids = re.findall(r"rule train:.*?SLURM jobid (\d+)", log, re.S)
-    assert train_ids
+    train = re.findall(r"rule train:.*?wildcards: ([^\n]*).*?SLURM jobid (\d+)", log, re.S)
+    assert len(train) == 2
+    with capsys.disabled():
+        print("\nSLURM job ids of the training jobs:", *(f"  {jobid}: {wc}" for wc, jobid in train), sep="\n")
 
 
 def test_train_jobs_got_the_fake_gpu_and_ran_on_the_cpu(slurm_run):
