@@ -40,10 +40,11 @@ def test_every_cluster_job_went_through_sbatch(slurm_run, capsys):
     ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
     assert len(ids) == remote, log[-3000:]
     assert int(stats["train"]) == 2
-    train = re.findall(r"rule train:.*?wildcards: ([^\n]*).*?SLURM jobid (\d+)", log, re.S)
-    assert len(train) == 2
+    slurm_id = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
+    train = re.findall(r"^rule train:\n(?:    .*\n)*?    jobid: (\d+)\n(?:    .*\n)*?    wildcards: (.*)$", log, re.M)
+    assert len(train) == 2 and all(job in slurm_id for job, _ in train)
     with capsys.disabled():
-        print("\nSLURM job ids of the training jobs:", *(f"  {jobid}: {wc}" for wc, jobid in train), sep="\n")
+        print("\nSLURM job ids of the training jobs:", *(f"  {slurm_id[job]}: {wc}" for job, wc in train), sep="\n")
 
 
 def test_train_jobs_got_the_fake_gpu_and_ran_on_the_cpu(slurm_run):
