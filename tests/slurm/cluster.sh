@@ -51,9 +51,10 @@ CONF
   ln -sfn "$dir/slurm.conf" /etc/slurm/slurm.conf
   ln -sfn "$dir/gres.conf" /etc/slurm/gres.conf
   chown munge:munge /run/munge
-  if ! pgrep -x munged >/dev/null; then
+  if ! munge -n </dev/null >/dev/null 2>&1; then
     runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
     cp /run/munge/munged.pid "$dir/munged.pid"
+    for _ in $(seq 40); do munge -n </dev/null >/dev/null 2>&1 && break; sleep 0.25; done
   fi
   setsid slurmctld -D -i >"$dir/ctld.log" 2>&1 </dev/null & echo $! >"$dir/ctld.pid"
   setsid slurmd -D >"$dir/d.log" 2>&1 </dev/null & echo $! >"$dir/d.pid"
@@ -66,10 +67,13 @@ CONF
 }
 
 stop() {
-  local dir
+  local dir pid
   dir=$(realpath -m "${1:?DIR}")
   for f in d ctld munged; do
-    [ -f "$dir/$f.pid" ] && kill "$(cat "$dir/$f.pid")" 2>/dev/null || true
+    [ -f "$dir/$f.pid" ] || continue
+    pid=$(cat "$dir/$f.pid")
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
   done
 }
 
