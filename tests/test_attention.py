@@ -6,6 +6,7 @@ import torch
 
 from cxrloc import attention, cam, models
 from cxrloc.attention import AttentionConfig, attention_term, lambda_at, objective
+from cxrloc.train import lam_token, parse_lam
 from cxrloc.regions import box_regions
 
 SIZE = 64
@@ -154,3 +155,9 @@ def test_the_signed_objective_judges_negatives_too():
     parts = loss_of(model, layer, x, negatives, boxes, 0.5, AttentionConfig(mode="signed"))
     assert parts.att > 0
     assert loss_of(model, layer, x, negatives, boxes, 0.5, AttentionConfig(mode="energy")).att == 0
+
+
+@pytest.mark.parametrize("lam,warmup,token", [(0.5, 0, "0.5"), (0.5, 2, "0.5w2"), ("adaptive", 3, "1aw3"), (1, 0, "1")])
+def test_run_name_tokens_carry_lambda_and_warm_up(lam, warmup, token):
+    assert lam_token(lam, warmup) == token
+    assert parse_lam(token) == (lam, warmup)

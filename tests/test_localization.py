@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cxrloc.localization import best_threshold, scores
+from cxrloc.localization import best_threshold, pointing_game, scores, tolerance_px
 from cxrloc.locset import box_masks, localization_set, read_bboxes
 from cxrloc.splits import SplitConfig, prepare_splits, report
 
@@ -48,6 +48,7 @@ def test_scores_are_one_for_a_cam_equal_to_the_truth_and_zero_outside():
     truth[:, 20:28, 4:12] = True
     inside = truth.float()
     outside = (~truth).float() * torch.rand(4, 32, 32)
+    outside[:, 16:32, 0:16] = 0  # beyond the pointing game's tolerance, too
     good = scores(inside, truth, best_threshold(inside, truth))
     assert good["pointing_game"] == 1 and good["energy_inside"] == 1 and good["iou"] == 1
     bad = scores(outside, truth, 0.5)
@@ -59,3 +60,14 @@ def test_all_zero_cam_scores_zero_without_nan():
     truth[:, :2, :2] = True
     s = scores(torch.zeros(2, 8, 8), truth, 0.5)
     assert s["energy_inside"] == 0 and s["iou"] == 0
+
+
+def test_the_pointing_game_tolerates_a_miss_by_a_few_pixels_only():
+    truth = torch.zeros(2, 224, 224, dtype=torch.bool)
+    truth[:, 100:120, 100:120] = True
+    cams = torch.zeros(2, 224, 224)
+    cams[0, 110, 120 + 14] = 1  # 15 px right of the truth's edge: within 15 px
+    cams[1, 110, 120 + 16] = 1  # 17 px: outside
+    assert tolerance_px(224) == 15
+    assert pointing_game(cams, truth, tolerance_px(224)).tolist() == [1.0, 0.0]
+    assert pointing_game(cams, truth).tolist() == [0.0, 0.0]

@@ -10,7 +10,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from cxrloc import models
 from cxrloc.cam import capture, grad_cam
 
-SIZE = {"pvt_v2_b2_li": 64, "vgg16.tv_in1k": 64, "resnet50.tv_in1k": 64, "pvt_v2_b0": 64, "resnet18": 64, "vgg11": 64}
+SIZE = {"pvt_v2_b2_li": 64, "vgg16.tv_in1k": 64, "resnet50.tv_in1k": 64, "pvt_v2_b0": 64, "resnet18": 64, "vgg11": 64, "resnet_tiny": 64}
 
 
 @pytest.fixture(scope="module", params=sorted(models.REGISTRY))

@@ -1,4 +1,5 @@
-"""The direct measure of shortcut use: paste the marker, count flipped predictions."""
+"""The direct measures of shortcut use: paste the marker and count flipped predictions; see
+how much of the CAM sits on it."""
 
 import pandas as pd
 import torch
@@ -9,33 +10,76 @@ from cxrloc.evaluate import shortcut_use
 from cxrloc.synthetic import marker_slices
 
 
-class MarkerReader(nn.Module):
-    """Says 'positive' exactly when the marker's corner is bright."""
+class Window(nn.Module):
+    """A feature map that sees the image through a fixed window (the Grad-CAM layer)."""
+
+    def __init__(self, rows: slice, cols: slice):
+        super().__init__()
+        self.rows, self.cols = rows, cols
+        self.gain = nn.Parameter(torch.ones(()))
 
     def forward(self, x):
-        rows, cols = marker_slices(x.shape[-1])
-        v = x[:, 0, rows, cols].mean(dim=(1, 2))
+        out = torch.zeros_like(x[:, :1])
+        out[:, :, self.rows, self.cols] = x[:, :1, self.rows, self.cols] + 1
+        return out * self.gain
+
+
+class Reader(nn.Module):
+    """Says 'positive' when its window is bright: on the marker's corner, or elsewhere."""
+
+    def __init__(self, rows: slice, cols: slice):
+        super().__init__()
+        self.window = Window(rows, cols)
+
+    def forward(self, x):
+        a = self.window(x)
+        v = a.sum(dim=(1, 2, 3)) / (a > 0).sum(dim=(1, 2, 3)) - 1
         return torch.stack([torch.zeros_like(v), 10 * (v - 0.5)], dim=1)
 
 
-class Ignorer(nn.Module):
-    def forward(self, x):
-        v = x[:, 0, 30:34, 30:34].mean(dim=(1, 2))
-        return torch.stack([v, -v], dim=1)
+def marker_reader():
+    return Reader(*marker_slices(64))
+
+
+def ignorer():
+    return Reader(slice(30, 34), slice(30, 34))
+
+
+MARKERS = pd.Series({f"{i}.png": i >= 6 for i in range(10)})
 
 
 def split(n=10):
     images = torch.randint(0, 100, (n, 64, 64), dtype=torch.uint8)
+    images[(slice(6, None), *marker_slices(64))] = 255
     return SplitData([f"{i}.png" for i in range(n)], images, torch.arange(n) % 2, torch.zeros(n, 4, dtype=torch.long),
                      torch.zeros(n, 8, 8, dtype=torch.uint8), None)
 
 
-def test_a_model_that_reads_the_marker_flips_every_prediction():
-    markers = pd.Series({f"{i}.png": i >= 8 for i in range(10)})
-    s = shortcut_use(MarkerReader(), split(), markers, torch.device("cpu"))
-    assert s["n"] == 8 and s["flip_rate"] == 1.0 and s["delta_p_positive"] > 0.9
+def test_a_model_that_reads_the_marker_flips_every_prediction_and_looks_at_it():
+    model = marker_reader()
+    s = shortcut_use(model, model.window, split(), MARKERS, torch.device("cpu"))
+    assert s["n"] == 6 and s["flip_rate"] == 1.0 and s["delta_p_positive"] > 0.9
+    assert s["n_marked_positives"] == 2 and s["cam_energy_marker"] > 0.99 and s["points_at_marker"] == 1.0
 
 
-def test_a_model_that_ignores_it_flips_none():
-    s = shortcut_use(Ignorer(), split(), pd.Series(dtype=bool), torch.device("cpu"))
-    assert s["n"] == 10 and s["flip_rate"] == 0.0 and abs(s["delta_p_positive"]) < 1e-6
+def test_a_model_that_ignores_it_flips_none_and_looks_elsewhere():
+    model = ignorer()
+    s = shortcut_use(model, model.window, split(), MARKERS, torch.device("cpu"))
+    assert s["n"] == 6 and s["flip_rate"] == 0.0 and abs(s["delta_p_positive"]) < 1e-6
+    assert s["cam_energy_marker"] < 0.01 and s["points_at_marker"] == 0.0
+
+
+def test_lambda_and_warm_up_are_chosen_on_val_never_on_test():
+    from cxrloc.shortcut import chosen, table
+
+    rows = []
+    for seed in range(3):
+        rows += [{"objective": "ce", "lambda": "1", "warmup": 0, "seed": seed, "val_auc": 0.9, "shifted_auc": 0.7 + 0.01 * seed},
+                 {"objective": "rrr", "lambda": "0.5", "warmup": 0, "seed": seed, "val_auc": 0.95, "shifted_auc": 0.6},
+                 {"objective": "rrr", "lambda": "0.5", "warmup": 2, "seed": seed, "val_auc": 0.80, "shifted_auc": 0.99}]
+    runs = pd.DataFrame(rows).assign(iid_auc=0.9, shifted_acc=0.5, pointing=0.0, cam_in_region=0.1, cam_on_marker=0.2,
+                                     points_at_marker=0.3, flip_rate=0.4, backbone="r", cams="x")
+    pick = chosen(runs)
+    assert set(pick.loc[pick["objective"] == "rrr", "warmup"]) == {0}
+    row = table(runs).loc["rrr"]
+    assert row["λ"] == "λ = 0.5" and row["shifted AUC"] == "0.600 ± 0.000" and row["ΔAUC vs CE [95% CI]"].startswith("-0.110")

@@ -142,17 +142,23 @@ def test_shortcut_use_is_measured_on_synthetic_sets(study):
 
 def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(dataset="sc", objectives=["signed", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5])
+    cfg.update(dataset="sc", objectives=["signed", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5], warmups=[0, 1])
     cfg["train"].update(epochs=1)
     cfg["unet"] = {"checkpoint": str(study / OUT / "unet/unet.pt")}
     (tmp_path / "sc.yaml").write_text(yaml.safe_dump(cfg))
     snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"))
     runs = sorted(p.name for p in (tmp_path / "results/sc/runs").iterdir())
-    assert [r.split("_")[-1] for r in runs].count("ceiling") == 2 and len(runs) == 6
+    assert [r.split("_")[-1] for r in runs].count("ceiling") == 2 and len(runs) == 8
+    assert {"resnet18_sc_ne_la0.5_t0.5_s1_signed", "resnet18_sc_ne_la0.5w1_t0.5_s1_signed"} <= set(runs)
+    warm = tmp_path / "results/sc/runs/resnet18_sc_ne_la0.5w1_t0.5_s0_signed"
+    assert json.loads((warm / "metrics.json").read_text())["run"]["warmup"] == 1
+    assert pd.read_csv(warm / "history.csv")["lam"].tolist() == [1.0]  # the one epoch is the warm-up
     report = (tmp_path / "results/sc/tables/sc_ne_t0.5_shortcut.md").read_text()
-    for column in ("shifted AUC", "i.i.d. AUC", "marker flips", "ΔAUC vs CE [95% CI]"):
+    for column in ("shifted AUC", "i.i.d. AUC", "marker flips", "CAM on marker", "CAM in region", "ΔAUC vs CE [95% CI]"):
         assert column in report
     assert "| signed" in report and "| ceiling" in report
     ceiling = json.loads((tmp_path / "results/sc/runs/resnet18_sc_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
     assert "test_iid" in ceiling and ceiling["run"]["mode"] == "ceiling"
-    assert (tmp_path / "results/sc/tables/figures/sc_ne_t0.5_shortcut_auc_vs_lambda.png").exists()
+    assert 0 <= ceiling["shortcut"]["cam_energy_marker"] <= 1
+    for fig in ("auc_vs_lambda", "cam_overlays"):
+        assert (tmp_path / f"results/sc/tables/figures/sc_ne_t0.5_shortcut_{fig}.png").stat().st_size > 1000

@@ -19,12 +19,16 @@ def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
     return [stem]
 
 
-def _shortcut_report(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path) -> list[str]:
+def _shortcut_report(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path, cache: Path | None,
+                     lungs: Path | None) -> list[str]:
     runs = shortcut.read([Path(f) for f in part["source"].unique()])
     tag = f"{dataset}_{task}_t{thresh:g}_shortcut"
     shortcut.figure(runs, out / "figures" / f"{tag}_auc_vs_lambda.png")
+    if cache and lungs:
+        figures.cam_overlays(shortcut.overlay_rows(runs), ImageCache(cache), LungCache.read(lungs),
+                             out / "figures" / f"{tag}_cam_overlays.png")
     return _write(shortcut.table(runs), out, tag,
-                  f"{dataset} {task}: objectives against the shortcut (λ chosen on val; paired over seeds)")
+                  f"{dataset} {task}: objectives against the shortcut (λ and warm-up chosen on val; paired over seeds)")
 
 
 def _task_tables(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path, suffix: str = "") -> list[str]:
@@ -50,17 +54,18 @@ def appendix(stems: list[str]) -> str:
             "\\begin{document}\n\\section*{Appendix: regenerated tables}\n" + body + "\n\\end{document}\n")
 
 
-def _overlay_pairs(runs: pd.DataFrame, part: pd.DataFrame) -> list[tuple[str, Path, Path, str]]:
+def _overlay_rows(part: pd.DataFrame) -> list[tuple[str, Path]]:
     """Per backbone (first seed): the CAM files of λ = 1 and of the best-val-F1 λ."""
-    pairs = []
+    rows = []
     for backbone in dict.fromkeys(part["backbone"]):
         if not ({"1"} < set(part.loc[part["backbone"] == backbone, "lambda"])):
             continue
         lam = tables.best_lambda(part, backbone)
         pick = part[(part["backbone"] == backbone) & (part["seed"] == part["seed"].min())]
-        ce, best = (Path(pick.loc[pick["lambda"] == la, "source"].iloc[0]).with_name("cams.npz") for la in ("1", lam))
-        pairs.append((tables.BACKBONE_LABEL.get(backbone, backbone), ce, best, lam))
-    return pairs
+        label = tables.BACKBONE_LABEL.get(backbone, backbone)
+        rows += [(f"{label} {tables.lambda_label(la)}", Path(pick.loc[pick["lambda"] == la, "source"].iloc[0]).with_name("cams.npz"))
+                 for la in ("1", lam)]
+    return rows
 
 
 def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: Path,
@@ -70,20 +75,20 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
     figs.mkdir(parents=True, exist_ok=True)
     stems: list[str] = []
     for (task, thresh), part in runs.groupby(["task", "thresh"], sort=False):
-        objectives = [m for m in dict.fromkeys(part["mode"]) if m not in ("ce", "ceiling")]
-        for objective in objectives or ["ce"]:
-            suffix = "" if len(objectives) <= 1 else f"_{objective}"
-            stems += _task_tables(part[part["mode"].isin([objective, "ce"])], dataset, task, thresh, out, suffix)
-        if len(objectives) > 1 or "ceiling" in set(part["mode"]):
-            stems += _shortcut_report(part, dataset, task, thresh, out)
-        shown = part[part["mode"].isin(objectives[:1] + ["ce"])]
+        variants = [m for m in dict.fromkeys(part["variant"]) if m not in ("ce", "ceiling")]
+        for name in variants or ["ce"]:
+            suffix = "" if len(variants) <= 1 else f"_{name}"
+            stems += _task_tables(part[part["variant"].isin([name, "ce"])], dataset, task, thresh, out, suffix)
+        if len(variants) > 1 or "ceiling" in set(part["variant"]):
+            stems += _shortcut_report(part, dataset, task, thresh, out, cache, lungs)
+        shown = part[part["variant"].isin(variants[:1] + ["ce"])]
         task_files = [Path(f) for f in shown["source"].unique()]
         figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png")
         if len(classes(task)) == 2:
             figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png")
-        pairs = _overlay_pairs(runs, shown)
-        if cache and lungs and pairs:
-            figures.cam_overlays(pairs, ImageCache(cache), LungCache.read(lungs),
+        rows = _overlay_rows(shown)
+        if cache and lungs and rows:
+            figures.cam_overlays(rows, ImageCache(cache), LungCache.read(lungs),
                                  figs / f"{dataset}_{task}_t{thresh:g}_cam_overlays.png")
     figures.training_curves(histories, figs / f"{dataset}_training_curves.png")
     atomic_write_text(out / "appendix.tex", appendix(stems))

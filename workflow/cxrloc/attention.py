@@ -11,8 +11,9 @@ Modes of the attention term (all but ``published`` differentiable through the ma
   Grad-CAM of the logit difference z₁ − z₀, on every image (negatives too, against the
   positive class's region): evidence for either class outside the region is penalized,
   which a ReLU'd true-class CAM hides (binary tasks);
-- ``rrr``: "right for the right reasons" (Ross et al. 2017), the mean squared input
-  gradient of Σ log p outside the region.
+- ``rrr``: "right for the right reasons" (Ross et al. 2017): the squared input gradient of
+  Σ log p, here as its share outside the region (Ross's plain sum needs a weight tuned to
+  the data's scale; the share is bounded like the other terms, so one λ grid serves all).
 The term is scaled by ``weight``: L = λ·CE + (1 − λ)·weight·L_att.
 """
 
@@ -76,9 +77,9 @@ def attention_term(cam: torch.Tensor, region: torch.Tensor, thresh: float, cfg: 
         return (1 - (soft * region).sum(dim=(1, 2)) / area.clamp_min(1)) * has
     if cfg.mode == "energy":
         return (1 - (cam * region).sum(dim=(1, 2)) / (cam.sum(dim=(1, 2)) + EPS)) * has
-    if cfg.mode in ("outside", "rrr"):
+    if cfg.mode == "outside":
         return (cam * outside).sum(dim=(1, 2)) / outside.sum(dim=(1, 2)).clamp_min(1) * has
-    if cfg.mode == "signed":
+    if cfg.mode in ("signed", "rrr"):
         mass = cam.abs()
         return (mass * outside).sum(dim=(1, 2)) / (mass.sum(dim=(1, 2)) + EPS) * has
     raise ValueError(f"attention.mode {cfg.mode!r}; valid: {', '.join(MODES)}")

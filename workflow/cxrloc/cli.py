@@ -99,10 +99,13 @@ def _spec(a):
 
     settings = C.load(a.settings) if a.settings else {}
     train_cfg = C.train_config(settings)
+    lam, warmup = parse_lam(a.lamda)
+    if a.isAdaptive:
+        lam = "adaptive"
     overrides = {k: v for k, v in {"batch_size": a.batch, "device": a.device, "threads": a.threads}.items() if v is not None}
     if a.gpu is not None:
         overrides["device"] = f"cuda:{a.gpu}"
-    lam = "adaptive" if a.isAdaptive else parse_lam(a.lamda)
+    overrides["warmup_epochs"] = warmup
     attention = C.attention_config(settings)
     if a.objective:
         if a.objective in ("ce", "ceiling") and lam != 1:
@@ -189,7 +192,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--task", required=True)
     p.add_argument("--backbone", required=True)
-    p.add_argument("--lamda", "--lambda", default="1", help="λ in [0, 1], or 'adaptive'")
+    p.add_argument("--lamda", "--lambda", default="1", help="λ in [0, 1], or 'adaptive' ('1a'); a suffix wN trains N cross-entropy epochs first (0.5w2)")
     p.add_argument("--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
     p.add_argument("--thresh", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)

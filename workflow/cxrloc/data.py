@@ -26,6 +26,11 @@ class SplitData:
     def __len__(self) -> int:
         return len(self.names)
 
+    def take(self, idx: torch.Tensor) -> SplitData:
+        """The samples at ``idx``, in that order."""
+        return SplitData([self.names[i] for i in idx.tolist()], self.images[idx], self.labels[idx], self.boxes[idx],
+                         self.lung_masks[idx], None if self.lesions is None else self.lesions[idx])
+
 
 def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungCache,
                erase_marker: bool = False) -> SplitData:

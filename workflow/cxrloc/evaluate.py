@@ -3,6 +3,7 @@ localization against true lesion masks when the source has them. Writes one JSON
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from .data import SplitData, normalize
 from .device import resolve
 from .imagecache import ImageCache
 from .io import atomic_path, atomic_write_json
-from .localization import best_threshold, scores
+from .localization import best_threshold, dilate, energy_inside, pointing_game, scores, tolerance_px
 from .locset import box_masks
 from .metrics import bootstrap_ci, point_metrics
+from .regions import kinds_for, target_regions
+from .synthetic import marker_slices
 from .train import RunSpec, build_model, predict_proba
 
 SCHEMA_VERSION = 1
@@ -45,31 +48,55 @@ def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> t
     return torch.cat(out) if out else torch.zeros(0, *data.images.shape[1:])
 
 
-def shortcut_use(model, test: SplitData, markers: pd.Series, device) -> dict:
-    """Paste the confounder into the marker-free test images: how many predictions flip,
-    and how much the positive-class probability moves (a model that ignores it: 0, 0)."""
-    from .synthetic import marker_slices
-
-    free = [i for i, name in enumerate(test.names) if not markers.get(name, False)]
-    if not free:
-        return {"n": 0}
-    clean = SplitData([test.names[i] for i in free], test.images[free], test.labels[free], test.boxes[free],
-                      test.lung_masks[free], None)
-    marked = torch.clone(clean.images)
-    marked[(slice(None), *marker_slices(marked.shape[-1]))] = 255
-    p0 = predict_proba(model, clean, device)
-    p1 = predict_proba(model, SplitData(clean.names, marked, clean.labels, clean.boxes, clean.lung_masks, None), device)
-    return {"n": len(free), "flip_rate": float((p0.argmax(1) != p1.argmax(1)).mean()),
-            "delta_p_positive": float((p1[:, 1:].sum(1) - p0[:, 1:].sum(1)).mean())}
+def marked(data: SplitData, markers: pd.Series) -> torch.Tensor:
+    """Per sample of a split: whether its image carries the synthetic confounder."""
+    return torch.tensor([bool(markers.get(name, False)) for name in data.names], dtype=torch.bool)
 
 
-def save_examples(model, layer, test: SplitData, device, out: Path, k: int = 4) -> None:
-    """CAMs of the first ``k`` test positives (the same images in every run of a task), for figures."""
-    pos = torch.nonzero(test.labels > 0).squeeze(1)[:k]
-    x = normalize(test.images[pos].to(device))
-    cams = grad_cam(model, layer, x, test.labels[pos].to(device)).cpu().numpy().astype(np.float16)
+def with_marker(images: torch.Tensor) -> torch.Tensor:
+    out = torch.clone(images)
+    out[(slice(None), *marker_slices(out.shape[-1]))] = 255
+    return out
+
+
+def shortcut_use(model, layer, test: SplitData, markers: pd.Series, device) -> dict:
+    """How a model uses the confounder on the shifted test: paste it into the marker-free
+    images (how many predictions flip, how far the positive-class probability moves; 0, 0 for
+    a model that ignores it), and where the CAMs of positives that carry it look (their share
+    of energy on the marker, and how often their maximum points at it)."""
+    has = marked(test, markers)
+    result: dict = {"n": int((~has).sum())}
+    if (~has).any():
+        clean = test.take(torch.nonzero(~has).squeeze(1))
+        p0 = predict_proba(model, clean, device)
+        p1 = predict_proba(model, dataclasses.replace(clean, images=with_marker(clean.images)), device)
+        result.update(flip_rate=float((p0.argmax(1) != p1.argmax(1)).mean()),
+                      delta_p_positive=float((p1[:, 1:].sum(1) - p0[:, 1:].sum(1)).mean()))
+    positives = test.take(torch.nonzero(has & (test.labels > 0)).squeeze(1))
+    if len(positives):
+        cams = true_class_cams(model, layer, positives, device)
+        spot = torch.zeros_like(cams, dtype=torch.bool)
+        spot[(slice(None), *marker_slices(cams.shape[-1]))] = True
+        tol = tolerance_px(cams.shape[-1])
+        result.update(n_marked_positives=len(positives),
+                      cam_energy_marker=energy_inside(cams, dilate(spot, tol)).mean().item(),
+                      points_at_marker=pointing_game(cams, spot, tol).mean().item())
+    return result
+
+
+def save_examples(model, layer, test: SplitData, device, out: Path, markers: pd.Series | None = None, k: int = 4) -> None:
+    """CAMs of ``k`` test positives (the same images in every run of a task), for figures: the
+    first ones, or half with the confounder and half without when the set has one."""
+    pos = test.labels > 0
+    if markers is None:
+        pick = torch.nonzero(pos).squeeze(1)[:k]
+    else:
+        has = marked(test, markers)
+        pick = torch.cat([torch.nonzero(pos & has).squeeze(1)[: k // 2], torch.nonzero(pos & ~has).squeeze(1)[: k - k // 2]])
+    x = normalize(test.images[pick].to(device))
+    cams = grad_cam(model, layer, x, test.labels[pick].to(device)).cpu().numpy().astype(np.float16)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, image=np.array([test.names[i] for i in pos]), cam=cams)
+        np.savez_compressed(f, image=np.array([test.names[i] for i in pick]), cam=cams)
 
 
 def tuned_scores(v_cams, v_truth, t_cams, t_truth) -> dict:
@@ -79,12 +106,16 @@ def tuned_scores(v_cams, v_truth, t_cams, t_truth) -> dict:
     return scores(t_cams[keep_t], t_truth[keep_t], thresh)
 
 
-def lesion_localization(model, layer, val: SplitData, test: SplitData, device) -> dict | None:
-    """Against the true lesion masks of the split's positives (synthetic sets)."""
+def lesion_localization(model, layer, val: SplitData, test: SplitData, device, task: str) -> dict | None:
+    """Against the true lesion masks of the split's positives (synthetic sets); and the
+    share of CAM energy inside the target region of the attention term (the lung-box part)."""
     if test.lesions is None or val.lesions is None:
         return None
     v_cams, t_cams = true_class_cams(model, layer, val, device), true_class_cams(model, layer, test, device)
-    return tuned_scores(v_cams, val.lesions[val.labels > 0] > 0, t_cams, test.lesions[test.labels > 0] > 0)
+    result = tuned_scores(v_cams, val.lesions[val.labels > 0] > 0, t_cams, test.lesions[test.labels > 0] > 0)
+    positives = test.labels > 0
+    regions = target_regions("box", test.boxes[positives], kinds_for(task)[test.labels[positives]], t_cams.shape[-1])
+    return result | {"energy_in_region": energy_inside(t_cams, regions).mean().item()}
 
 
 def box_localization(model, layer, locset: pd.DataFrame, cache: ImageCache, device) -> dict:
@@ -111,6 +142,7 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     model, layer, ckpt = load_trained(checkpoint, spec, device)
     result = {"schema": SCHEMA_VERSION, "run": {"dataset": spec.dataset, "task": spec.task, "backbone": spec.backbone,
               "lambda": lambda_name(spec.lam), "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
+              "warmup": spec.train.warmup_epochs,
               "best_epoch": ckpt.get("best_epoch")}}
     for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
         if data is None:
@@ -121,12 +153,12 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
                         "ci95": bootstrap_ci(y, proba, n_bootstrap, seed=spec.seed),
                         "proba": np.round(proba[:, 1:], 5).tolist() if name == "test" else None,
                         "labels": y.tolist() if name == "test" else None}
-    result["localization"] = lesion_localization(model, layer, val, test, device)
+    result["localization"] = lesion_localization(model, layer, val, test, device, spec.task)
     if locset is not None:
         result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
     if markers is not None:
-        result["shortcut"] = shortcut_use(model, test, markers, device)
-    save_examples(model, layer, test, device, out.with_name("cams.npz"))
+        result["shortcut"] = shortcut_use(model, layer, test, markers, device)
+    save_examples(model, layer, test, device, out.with_name("cams.npz"), markers)
     result["seconds"] = time.time() - tic
     atomic_write_json(out, result)
     return result

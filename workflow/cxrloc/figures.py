@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
-from .tables import BACKBONE_LABEL, LAMBDA_LABEL, LAMBDAS  # noqa: E402
+from .tables import BACKBONE_LABEL, lambda_label, ordered_lambdas  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
@@ -33,13 +33,13 @@ def metric_vs_lambda(run_files: list[Path], out: Path, metric: str = "auc") -> N
         rows.append({**r["run"], "value": r["test"]["metrics"][metric], "lo": lo, "hi": hi})
     df = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    lams = [lam for lam in LAMBDAS if lam in set(df["lambda"])]
+    lams = ordered_lambdas(df["lambda"])
     for backbone, part in df.groupby("backbone", sort=False):
         m = part.groupby("lambda")[["value", "lo", "hi"]].mean().reindex(lams)
         x = np.arange(len(lams))
         ax.plot(x, m["value"], marker="o", label=BACKBONE_LABEL.get(backbone, backbone))
         ax.fill_between(x, m["lo"], m["hi"], alpha=0.2)
-    ax.set_xticks(range(len(lams)), [LAMBDA_LABEL[lam] for lam in lams])
+    ax.set_xticks(range(len(lams)), [lambda_label(lam) for lam in lams])
     ax.set_ylabel(f"test {metric.upper()}")
     ax.legend(fontsize=8)
     _save(fig, out)
@@ -55,7 +55,7 @@ def roc_curves(run_files: list[Path], out: Path) -> None:
             continue
         fpr, tpr, _ = roc_curve(y, proba[:, 0])
         run = r["run"]
-        ax.plot(fpr, tpr, lw=1, label=f"{BACKBONE_LABEL.get(run['backbone'], run['backbone'])} {LAMBDA_LABEL[run['lambda']]}")
+        ax.plot(fpr, tpr, lw=1, label=f"{BACKBONE_LABEL.get(run['backbone'], run['backbone'])} {lambda_label(run['lambda'])}")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("1 − specificity")
     ax.set_ylabel("sensitivity")
@@ -100,23 +100,21 @@ def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int 
     _save(fig, out)
 
 
-def cam_overlays(pairs: list[tuple[str, Path, Path, str]], cache, lungs, out: Path) -> None:
-    """Per backbone, the same test positives under cross-entropy and under the chosen λ, with the
-    lung box (red) and, where the source has one, the true lesion (cyan contour)."""
-    runs = [(label, np.load(ce), np.load(best), lam) for label, ce, best, lam in pairs]
+def cam_overlays(rows: list[tuple[str, Path]], cache, lungs, out: Path) -> None:
+    """One row per run: its CAMs on the same test positives (``cams.npz``), with the lung box
+    (red) and, where the source has them, the true lesion (cyan contour)."""
+    runs = [(label, np.load(f)) for label, f in rows]
     k = len(runs[0][1]["image"])
-    fig, axes = plt.subplots(len(runs), 2 * k, figsize=(1.6 * 2 * k, 1.8 * len(runs)), squeeze=False)
+    fig, axes = plt.subplots(len(runs), k, figsize=(1.6 * k, 1.8 * len(runs)), squeeze=False)
     images, lesions, index = cache.images(), cache.lesions(), cache.index
-    for row, (label, ce, best, lam) in zip(axes, runs):
-        for j, name in enumerate(ce["image"]):
-            for col, (z, title) in enumerate(((ce, "λ = 1"), (best, LAMBDA_LABEL[lam]))):
-                ax = row[2 * j + col]
-                ax.imshow(images[index[name]], cmap="gray")
-                ax.imshow(z["cam"][j].astype(np.float32), cmap="jet", alpha=0.4, vmin=0, vmax=1)
-                x, y, w, h = lungs.boxes.loc[name, ["x", "y", "w", "h"]]
-                ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="red", lw=0.8))
-                if lesions is not None:
-                    ax.contour(lesions[index[name]] > 0, levels=[0.5], colors="cyan", linewidths=0.6)
-                ax.set_title(f"{label} {title}", fontsize=5)
-                ax.axis("off")
+    for row, (label, z) in zip(axes, runs):
+        for ax, name, cam in zip(row, z["image"], z["cam"]):
+            ax.imshow(images[index[name]], cmap="gray")
+            ax.imshow(cam.astype(np.float32), cmap="jet", alpha=0.4, vmin=0, vmax=1)
+            x, y, w, h = lungs.boxes.loc[name, ["x", "y", "w", "h"]]
+            ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="red", lw=0.8))
+            if lesions is not None:
+                ax.contour(lesions[index[name]] > 0, levels=[0.5], colors="cyan", linewidths=0.6)
+            ax.set_title(f"{label}\n{name}", fontsize=5)
+            ax.axis("off")
     _save(fig, out)

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 THRESHOLDS = np.round(np.arange(0.1, 1.0, 0.1), 2)
+TOLERANCE = 15 / 224  # the pointing game's 15-pixel tolerance at 224 px (Zhang et al. 2018), as a share of the side
 
 
-def pointing_game(cams: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """Per map: 1 when the CAM's maximum falls inside the truth."""
+def tolerance_px(size: int) -> int:
+    return round(TOLERANCE * size)
+
+
+def dilate(truth: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Boolean ``(B, H, W)`` masks grown by ``pixels`` in every direction."""
+    if not pixels:
+        return truth.bool()
+    return F.max_pool2d(truth[:, None].float(), 2 * pixels + 1, stride=1, padding=pixels)[:, 0] > 0
+
+
+def pointing_game(cams: torch.Tensor, truth: torch.Tensor, tolerance: int = 0) -> torch.Tensor:
+    """Per map: 1 when the CAM's maximum falls within ``tolerance`` pixels of the truth."""
+    truth = dilate(truth, tolerance)
     flat = cams.flatten(1).argmax(1)
     return truth.flatten(1).gather(1, flat[:, None]).squeeze(1).float()
 
@@ -36,7 +50,7 @@ def best_threshold(cams: torch.Tensor, truth: torch.Tensor) -> float:
 def scores(cams: torch.Tensor, truth: torch.Tensor, thresh: float) -> dict[str, float]:
     truth = truth.bool()
     return {
-        "pointing_game": pointing_game(cams, truth).mean().item(),
+        "pointing_game": pointing_game(cams, truth, tolerance_px(truth.shape[-1])).mean().item(),
         "energy_inside": energy_inside(cams, truth).mean().item(),
         "iou": iou_at(cams, truth, thresh).mean().item(),
         "iou_threshold": thresh,

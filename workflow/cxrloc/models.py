@@ -22,6 +22,7 @@ REGISTRY: dict[str, Backbone] = {
     "resnet50.tv_in1k": Backbone("resnet50.tv_in1k", "layer4.2", note="the paper's ResNet50; layer4[-1]"),
     "pvt_v2_b0": Backbone("pvt_v2_b0", "stages.3", note="CPU-sized PVT-v2"),
     "resnet18": Backbone("resnet18", "layer4.1", note="CPU-sized ResNet"),
+    "resnet_tiny": Backbone("test_resnet", "layer4", note="timm's 0.4M-parameter test ResNet: CPU benchmarks"),
     "vgg11": Backbone(
         "vgg11", "features.18", {"mlp_ratio": 1 / 16},
         note="CPU-sized VGG: slim classifier head (mlp_ratio 1/16: 17M parameters instead of 129M)",
@@ -29,7 +30,7 @@ REGISTRY: dict[str, Backbone] = {
 }
 ALIASES = {"pvt": "pvt_v2_b2_li", "vgg": "vgg16.tv_in1k", "resnet": "resnet50.tv_in1k"}
 LABELS = {"pvt_v2_b2_li": "PVT", "vgg16.tv_in1k": "VGG16", "resnet50.tv_in1k": "ResNet50",
-          "pvt_v2_b0": "PVT-v2-b0", "resnet18": "ResNet18", "vgg11": "VGG11"}
+          "pvt_v2_b0": "PVT-v2-b0", "resnet18": "ResNet18", "vgg11": "VGG11", "resnet_tiny": "ResNet-tiny"}
 
 
 class PretrainedWeightsUnavailable(RuntimeError):

@@ -25,29 +25,20 @@ def kinds_for(task: str) -> torch.Tensor:
 def box_regions(boxes: torch.Tensor, kinds: torch.Tensor, size: int) -> torch.Tensor:
     """``(B, size, size)`` 0/1 masks from lung boxes ``(B, 4)`` as ``x, y, w, h``.
 
-    lower: rows [y + h//2, y + h); upper: rows [y, y + h//2); both within columns
-    [x, x + w). outside: every pixel not in rows [y, size) × columns [x, x + w).
+    lower: rows [y + h//2, y + h); upper: rows [y, y + h//2); box: rows [y, y + h); all
+    within columns [x, x + w). outside: every pixel not in rows [y, size) × columns [x, x + w).
+    Only each sample's own kind is built.
     """
     ar = torch.arange(size, device=boxes.device)
-    x, y, w, h = (boxes[:, i, None] for i in range(4))
+    x, y, w, h = boxes.unbind(1)
     mid = y + torch.div(h, 2, rounding_mode="floor")
-    cols = (ar >= x) & (ar < x + w)
-    rows_lower = (ar >= mid) & (ar < y + h)
-    rows_upper = (ar >= y) & (ar < mid)
-    rows_box = (ar >= y) & (ar < y + h)
-    rows_below_top = ar >= y
-    outer = lambda r, c: r[:, :, None] & c[:, None, :]  # noqa: E731
-    stack = torch.stack(
-        [
-            torch.zeros(len(boxes), size, size, dtype=torch.bool, device=boxes.device),
-            outer(rows_lower, cols),
-            outer(rows_upper, cols),
-            ~outer(rows_below_top, cols),
-            outer(rows_box, cols),
-        ],
-        dim=1,
-    )
-    return stack[torch.arange(len(boxes)), kinds].float()
+    lower, upper, outside = (kinds == KINDS.index(k) for k in ("lower", "upper", "outside"))
+    top = torch.where(lower, mid, y)
+    bottom = torch.where(upper, mid, torch.where(outside, torch.full_like(y, size), y + h))
+    rows = (ar >= top[:, None]) & (ar < bottom[:, None])
+    cols = (ar >= x[:, None]) & (ar < (x + w)[:, None])
+    region = (rows[:, :, None] & cols[:, None, :]) ^ outside[:, None, None]
+    return (region & (kinds != KINDS.index("none"))[:, None, None]).float()
 
 
 def mask_regions(lung_masks: torch.Tensor, boxes: torch.Tensor, kinds: torch.Tensor, size: int) -> torch.Tensor:

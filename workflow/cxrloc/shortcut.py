@@ -15,25 +15,40 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .tables import LAMBDA_LABEL
+from .tables import lambda_label, ordered_lambdas
+
+
+SCORES = {  # column: (JSON section, key)
+    "pointing": ("localization", "pointing_game"),
+    "cam_in_region": ("localization", "energy_in_region"),
+    "cam_on_marker": ("shortcut", "cam_energy_marker"),
+    "points_at_marker": ("shortcut", "points_at_marker"),
+    "flip_rate": ("shortcut", "flip_rate"),
+}
+COLUMNS = {"iid_auc": "i.i.d. AUC", "shifted_auc": "shifted AUC", "shifted_acc": "shifted acc",
+           "cam_in_region": "CAM in region", "cam_on_marker": "CAM on marker", "points_at_marker": "max on marker",
+           "pointing": "pointing game", "flip_rate": "marker flips"}
 
 
 def read(run_files: list[Path]) -> pd.DataFrame:
-    """One row per run: objective, λ, seed, and the scores compared."""
+    """One row per run: objective, λ, warm-up, seed, and the scores compared."""
     rows = []
     for f in run_files:
         r = json.loads(Path(f).read_text())
-        loc = r.get("localization") or {}
         rows.append({
-            "objective": r["run"]["mode"], "lambda": r["run"]["lambda"], "seed": r["run"]["seed"],
-            "backbone": r["run"]["backbone"],
+            "objective": r["run"]["mode"], "lambda": r["run"]["lambda"], "warmup": r["run"].get("warmup") or 0,
+            "seed": r["run"]["seed"], "backbone": r["run"]["backbone"], "cams": str(Path(f).with_name("cams.npz")),
             "val_auc": r["val"]["metrics"]["auc"], "shifted_auc": r["test"]["metrics"]["auc"],
             "shifted_acc": r["test"]["metrics"]["accuracy"],
             "iid_auc": r.get("test_iid", {}).get("metrics", {}).get("auc", np.nan),
-            "pointing": loc.get("pointing_game", np.nan),
-            "flip_rate": (r.get("shortcut") or {}).get("flip_rate", np.nan),
+            **{col: (r.get(section) or {}).get(key, np.nan) for col, (section, key) in SCORES.items()},
         })
     return pd.DataFrame(rows)
+
+
+def schedule(lam: str, warmup: int) -> str:
+    """λ with its warm-up, as tables and figures label it: ``λ = 0.5``, ``λ = 0.5, warm-up 2``."""
+    return lambda_label(lam) + (f", warm-up {warmup}" if warmup else "")
 
 
 def paired(diff: pd.Series) -> tuple[float, float, float, float]:
@@ -47,48 +62,63 @@ def paired(diff: pd.Series) -> tuple[float, float, float, float]:
 
 
 def chosen(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per objective, the λ with the best mean validation AUC (never the test's)."""
+    """Per objective, the λ and warm-up with the best mean validation AUC (never the test's)."""
     att = runs[~runs["objective"].isin(["ce", "ceiling"])]
-    best = att.groupby(["objective", "lambda"])["val_auc"].mean().groupby("objective").idxmax()
+    best = att.groupby(["objective", "lambda", "warmup"])["val_auc"].mean().groupby("objective").idxmax()
     return pd.concat([runs[runs["objective"].isin(["ce", "ceiling"])],
-                      *(att[(att["objective"] == o) & (att["lambda"] == lam)] for o, lam in best.values)])
+                      *(att[(att["objective"] == o) & (att["lambda"] == lam) & (att["warmup"] == w)]
+                        for o, lam, w in best.values)])
+
+
+def _cell(values: pd.Series) -> str:
+    if values.isna().all():
+        return "–"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if len(values) > 1 else f"{values.mean():.3f}"
 
 
 def table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Objective rows (λ chosen on val): scores mean ± sd over seeds; shifted AUC paired against CE."""
+    """Objective rows (λ and warm-up chosen on val): scores mean ± sd over seeds; shifted AUC
+    paired against CE."""
     ce = runs[runs["objective"] == "ce"].set_index("seed")["shifted_auc"]
     out = []
-    for (objective, lam), part in chosen(runs).groupby(["objective", "lambda"], sort=False):
+    for (objective, lam, warmup), part in chosen(runs).groupby(["objective", "lambda", "warmup"], sort=False):
         d, lo, hi, p = paired(part.set_index("seed")["shifted_auc"] - ce)
-        fmt = lambda c: f"{part[c].mean():.3f} ± {part[c].std(ddof=1):.3f}" if len(part) > 1 else f"{part[c].mean():.3f}"  # noqa: E731
-        out.append({"objective": objective, "λ": LAMBDA_LABEL.get(lam, lam), "seeds": len(part),
-                    "i.i.d. AUC": fmt("iid_auc"), "shifted AUC": fmt("shifted_auc"),
-                    "shifted acc": fmt("shifted_acc"), "pointing game": fmt("pointing"),
-                    "marker flips": fmt("flip_rate"),
+        out.append({"objective": objective, "λ": schedule(lam, warmup), "seeds": len(part),
+                    **{label: _cell(part[col]) for col, label in COLUMNS.items()},
                     "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]",
                     "p": "–" if objective == "ce" or np.isnan(p) else f"{p:.3g}"})
     return pd.DataFrame(out).set_index("objective")
 
 
+def overlay_rows(runs: pd.DataFrame) -> list[tuple[str, Path]]:
+    """The CAM files of the first seed of each objective as the table shows it (λ chosen on val)."""
+    pick = chosen(runs)
+    pick = pick[pick["seed"] == pick["seed"].min()]
+    return [(f"{r.objective} ({schedule(r['lambda'], r.warmup)})", Path(r.cams)) for _, r in pick.iterrows()]
+
+
 def figure(runs: pd.DataFrame, out: Path) -> None:
-    """Shifted AUC against λ per objective (mean, 95% t-interval over seeds); CE and ceiling as lines."""
+    """Shifted AUC against the λ schedule per objective (mean, 95% t-interval over seeds); CE
+    and the ceiling as lines."""
     import matplotlib.pyplot as plt
 
     from .figures import _save
 
+    att = runs[~runs["objective"].isin(["ce", "ceiling"])]
+    order = {lam: i for i, lam in enumerate(ordered_lambdas(att["lambda"]))}
+    keys = sorted(set(zip(att["lambda"], att["warmup"])), key=lambda k: (order[k[0]], k[1]))
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    lams = [lam for lam in LAMBDA_LABEL if lam in set(runs["lambda"]) and lam != "1"]
-    x = np.arange(len(lams))
-    for objective, part in runs[~runs["objective"].isin(["ce", "ceiling"])].groupby("objective"):
-        g = part.groupby("lambda")["shifted_auc"]
-        mean, sem, n = g.mean().reindex(lams), g.sem().reindex(lams), g.count().reindex(lams)
-        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * sem.fillna(0)
+    x = np.arange(len(keys))
+    for objective, part in att.groupby("objective"):
+        g = part.groupby(["lambda", "warmup"])["shifted_auc"]
+        mean, sem, n = (v.reindex(keys) for v in (g.mean(), g.sem(), g.count()))
+        half = stats.t.ppf(0.975, np.maximum(n.fillna(1) - 1, 1)) * sem.fillna(0)
         ax.errorbar(x, mean, yerr=half, marker="o", capsize=3, label=objective)
     for name, style in (("ce", "k--"), ("ceiling", "g:")):
         ref = runs.loc[runs["objective"] == name, "shifted_auc"]
         if len(ref):
             ax.axhline(ref.mean(), color=style[0], ls=style[1:], label=f"{name} (mean)")
-    ax.set_xticks(x, [LAMBDA_LABEL[lam] for lam in lams])
+    ax.set_xticks(x, [schedule(*k).replace(", ", "\n") for k in keys], fontsize=7)
     ax.set_ylabel("shifted-test AUC")
     ax.legend(fontsize=7, ncol=2)
     _save(fig, out)

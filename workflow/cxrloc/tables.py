@@ -13,8 +13,15 @@ from scipy import stats
 from .attention import ADAPTIVE
 from .models import LABELS
 
-LAMBDAS = ("1", "0.75", "0.5", "0.25", ADAPTIVE)
-LAMBDA_LABEL = {"1": "λ = 1", "0.75": "λ = 0.75", "0.5": "λ = 0.5", "0.25": "λ = 0.25", ADAPTIVE: "λ = Adapt"}
+
+def ordered_lambdas(values) -> list[str]:
+    """The distinct λs given, in the appendix's order: descending, adaptive last."""
+    return sorted(set(values), key=lambda lam: (lam == ADAPTIVE, 0.0 if lam == ADAPTIVE else -float(lam)))
+
+
+def lambda_label(lam: str) -> str:
+    return "λ = Adapt" if lam == ADAPTIVE else f"λ = {lam}"
+
 METRIC_LABEL = {"accuracy": "Acc / Rec", "precision": "Prec", "f1": "F1", "auc": "AUC", "ppv": "PPV",
                 "sensitivity": "Sensitivity", "specificity": "Specificity", "fdr": "FDR", "for": "FOR",
                 "youden": "Youden", "dp": "DP"}
@@ -25,6 +32,12 @@ RUN_METRIC = {"precision": "precision_weighted", "f1": "f1_weighted"}
 BACKBONE_LABEL = {**LABELS, "pvt": "PVT", "vgg16": "VGG16", "resnet50": "ResNet50"}
 
 
+def variant(run: dict) -> str:
+    """A run's objective with its warm-up: ``outside``, ``outside_w2``."""
+    warmup = run.get("warmup") or 0
+    return run["mode"] + (f"_w{warmup}" if warmup else "")
+
+
 def read_runs(paths: list[Path]) -> pd.DataFrame:
     """Long table of every run's metrics: one row per run × split × metric, with its source file."""
     rows = []
@@ -32,7 +45,8 @@ def read_runs(paths: list[Path]) -> pd.DataFrame:
         run = json.loads(Path(path).read_text())
         for split in ("val", "test"):
             for metric, value in run[split]["metrics"].items():
-                rows.append({**run["run"], "split": split, "metric": metric, "value": value, "source": str(path)})
+                rows.append({**run["run"], "variant": variant(run["run"]), "split": split, "metric": metric,
+                             "value": value, "source": str(path)})
     return pd.DataFrame(rows)
 
 
@@ -58,13 +72,13 @@ def lambda_table(cell_df: pd.DataFrame, binary: bool, metrics: tuple[str, ...] |
     ``metrics`` picks the rows (the original README shows only Acc / Rec, Prec, F1, AUC).
     """
     metrics = metrics or (BINARY_ROWS if binary else MULTI_ROWS)
-    lams = [lam for lam in LAMBDAS if lam in set(cell_df["lambda"])]
+    lams = ordered_lambdas(cell_df["lambda"])
     wide = cell_df.pivot_table(index=["backbone", "metric"], columns="lambda", values="value", aggfunc="first", sort=False)
     backbones = list(dict.fromkeys(cell_df["backbone"]))
     index = pd.MultiIndex.from_tuples([(BACKBONE_LABEL.get(b, b), METRIC_LABEL[m]) for b in backbones for m in metrics],
                                       names=["Model", "Metric"])
     values = [[wide.loc[(b, m), lam] if (b, m) in wide.index else "–" for lam in lams] for b in backbones for m in metrics]
-    return pd.DataFrame(values, index=index, columns=[LAMBDA_LABEL[lam] for lam in lams])
+    return pd.DataFrame(values, index=index, columns=[lambda_label(lam) for lam in lams])
 
 
 def best_lambda(runs: pd.DataFrame, backbone: str) -> str:
@@ -84,7 +98,7 @@ def ce_vs_proposed(runs: pd.DataFrame) -> pd.DataFrame:
         for metric in CE_VS_PROPOSED:
             pick = lambda la: test[(test["backbone"] == backbone) & (test["lambda"] == la) & (test["metric"] == metric)]["value"]  # noqa: E731
             cell[METRIC_LABEL[metric]] = f"{pick('1').mean():.3f}/{pick(lam).mean():.3f}"
-        cell["proposed λ"] = LAMBDA_LABEL[lam]
+        cell["proposed λ"] = lambda_label(lam)
         rows[BACKBONE_LABEL.get(backbone, backbone)] = cell
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("Model")
 
@@ -95,10 +109,10 @@ def paired_tests(runs: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     out = []
     for backbone in dict.fromkeys(test["backbone"]):
         part = test[test["backbone"] == backbone].pivot_table(index="seed", columns="lambda", values="value")
-        for lam in [la for la in LAMBDAS if la in part.columns and la != "1"]:
+        for lam in [la for la in ordered_lambdas(part.columns) if la != "1"]:
             diff = (part[lam] - part["1"]).dropna()
             p = stats.ttest_rel(part[lam], part["1"], nan_policy="omit").pvalue if len(diff) > 1 else np.nan
-            out.append({"Model": BACKBONE_LABEL.get(backbone, backbone), "λ": LAMBDA_LABEL[lam], "seeds": len(diff),
+            out.append({"Model": BACKBONE_LABEL.get(backbone, backbone), "λ": lambda_label(lam), "seeds": len(diff),
                         f"Δ{metric.upper()} vs λ = 1": f"{diff.mean():+.3f}", "p": "–" if np.isnan(p) else f"{p:.3f}"})
     return pd.DataFrame(out)
 

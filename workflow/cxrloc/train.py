@@ -219,10 +219,13 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
     return hist
 
 
-def lam_token(lam: float | str) -> str:
-    """λ as it appears in run names: ``1``, ``0.75``, …, or ``1a`` for adaptive (the original's suffix)."""
-    return "1a" if lam == ADAPTIVE else f"{float(lam):g}"
+def lam_token(lam: float | str, warmup: int = 0) -> str:
+    """λ schedule as it appears in run names: ``1``, ``0.75``, …, ``1a`` for adaptive (the
+    original's suffix), then ``w{n}`` when ``n`` cross-entropy warm-up epochs come first."""
+    return ("1a" if lam == ADAPTIVE else f"{float(lam):g}") + (f"w{warmup}" if warmup else "")
 
 
-def parse_lam(token: str) -> float | str:
-    return ADAPTIVE if token in ("1a", ADAPTIVE) else float(token)
+def parse_lam(token: str) -> tuple[float | str, int]:
+    """λ and warm-up epochs of a run-name token (``0.5w2`` → 0.5, 2)."""
+    lam, _, warmup = token.partition("w")
+    return (ADAPTIVE if lam in ("1a", ADAPTIVE) else float(lam)), int(warmup or 0)

@@ -26,6 +26,7 @@ def _checked_backbones():
 
 BACKBONES = _checked_backbones()
 LAMBDAS = [lam_token(lam) for lam in config["lambdas"]]
+WARMUPS = config.get("warmups") or [0]
 THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
 SEEDS = [str(s) for s in config["seeds"]]
 OBJECTIVES = config.get("objectives") or [config.get("attention", {}).get("mode", "soft")]
@@ -34,7 +35,7 @@ OBJECTIVES = config.get("objectives") or [config.get("attention", {}).get("mode"
 wildcard_constraints:
     task="|".join(config["tasks"]),
     backbone="|".join(b.replace(".", r"\.") for b in BACKBONES),
-    lam=r"[0-9.]+a?",
+    lam=r"[0-9.]+a?(w[0-9]+)?",
     thresh=r"[0-9.]+",
     seed=r"[0-9]+",
     objective="|".join(["ce", "ceiling", *MODES]),
@@ -53,10 +54,12 @@ def settings(*sections):
 
 
 def lambda_objectives():
-    """(λ, objective) pairs of the grid: λ = 1 is cross-entropy (``ce``) whatever the objective;
-    ``ceiling`` is cross-entropy with the synthetic confounder erased."""
+    """(λ-schedule token, objective) pairs of the grid: λ = 1 is cross-entropy (``ce``) whatever
+    the objective; every other λ runs once per warm-up; ``ceiling`` is cross-entropy with the
+    synthetic confounder erased."""
     pairs = [("1", "ce")] if "1" in LAMBDAS else []
-    pairs += [(lam, o) for lam in LAMBDAS if lam != "1" for o in OBJECTIVES if o != "ceiling"]
+    pairs += [(lam + (f"w{w}" if w else ""), o) for lam in LAMBDAS if lam != "1" for w in WARMUPS
+              for o in OBJECTIVES if o != "ceiling"]
     return pairs + ([("1", "ceiling")] if "ceiling" in OBJECTIVES else [])
 
 
