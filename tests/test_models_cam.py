@@ -78,3 +78,18 @@ def test_all_zero_map_is_safe():
 
     out = cam_from(torch.zeros(2, 4, 3, 3), torch.zeros(2, 4, 3, 3), (12, 12))
     assert torch.isfinite(out).all() and out.abs().sum() == 0
+
+
+def test_the_cam_layer_is_set_per_backbone_or_for_all():
+    from cxrloc.train import RunSpec, TrainConfig, cam_layer_of
+
+    per_backbone = TrainConfig(cam_layer={"resnet18": "layer3", "pvt": "stages.2"})
+    assert cam_layer_of(RunSpec("d", "ne", "resnet18", 0.5, 0.5, 0, per_backbone)) == "layer3"
+    assert cam_layer_of(RunSpec("d", "ne", "pvt_v2_b2_li", 0.5, 0.5, 0, per_backbone)) == "stages.2"
+    assert cam_layer_of(RunSpec("d", "ne", "vgg11", 0.5, 0.5, 0, per_backbone)) is None
+    assert cam_layer_of(RunSpec("d", "ne", "vgg11", 0.5, 0.5, 0, TrainConfig(cam_layer="features.10"))) == "features.10"
+
+
+def test_an_unknown_cam_layer_names_it_and_the_valid_ones():
+    with pytest.raises(KeyError, match=r"'layer9'.*layer4"):
+        models.create("resnet_tiny", 2, cam_layer="layer9")

@@ -83,4 +83,9 @@ def create(name: str, num_classes: int, pretrained: bool = False, cam_layer: str
     for module in model.modules():
         if hasattr(module, "inplace"):
             module.inplace = False
-    return model, model.get_submodule(cam_layer or spec.cam_layer)
+    layer = cam_layer or spec.cam_layer
+    try:
+        return model, model.get_submodule(layer)
+    except AttributeError:
+        raise KeyError(f"{name!r} has no layer {layer!r} for Grad-CAM; its top-level modules: "
+                       f"{', '.join(n for n, _ in model.named_children())}") from None

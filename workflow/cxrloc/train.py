@@ -26,7 +26,7 @@ from .cam import capture
 from .data import SplitData, normalize
 from .device import gpu_slot
 from .io import atomic_path, atomic_write_text
-from .models import create
+from .models import canonical, create
 from .regions import kinds_for, target_regions
 from .tasks import classes
 
@@ -43,7 +43,7 @@ class TrainConfig:
     reset_early_stop: bool = True
     warmup_epochs: int = 0
     pretrained: bool = False
-    cam_layer: str | None = None
+    cam_layer: str | dict[str, str] | None = None  # one layer for every backbone, or one per backbone
     device: str = "cpu"
     threads: int = 1
     weights: dict[str, str] = field(default_factory=dict)
@@ -150,8 +150,16 @@ def _val(model, data: SplitData, device) -> tuple[float, float]:
     return loss, float((p.argmax(1) == y).mean())
 
 
+def cam_layer_of(spec: RunSpec) -> str | None:
+    """The configured Grad-CAM layer of the run's backbone (None: the registry's)."""
+    layers = spec.train.cam_layer
+    if isinstance(layers, dict):
+        return {canonical(name): layer for name, layer in layers.items()}.get(canonical(spec.backbone))
+    return layers
+
+
 def build_model(spec: RunSpec, device):
-    model, layer = create(spec.backbone, len(classes(spec.task)), spec.train.pretrained, spec.train.cam_layer,
+    model, layer = create(spec.backbone, len(classes(spec.task)), spec.train.pretrained, cam_layer_of(spec),
                           spec.train.weights.get(spec.backbone))
     model = model.to(device)
     if device.type == "cuda":
