@@ -162,3 +162,22 @@ def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tm
     assert 0 <= ceiling["shortcut"]["cam_energy_marker"] <= 1
     for fig in ("auc_vs_lambda", "cam_overlays"):
         assert (tmp_path / f"results/sc/tables/figures/sc_ne_t0.5_shortcut_{fig}.png").stat().st_size > 1000
+
+
+def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
+    import argparse
+
+    import numpy as np
+
+    from cxrloc.cli import _splits_data
+    from cxrloc.synthetic import marker_slices
+
+    paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz"}
+    markers = pd.read_csv(study / OUT / "raw/markers.csv", index_col="Image Index")["marker"]
+    corner = (slice(None), *marker_slices(32))
+    ceiling, plain = (_splits_data(argparse.Namespace(**paths, objective=o), ["train", "test"]) for o in ("ceiling", "ce"))
+    for split, erased in ((0, True), (1, False)):
+        has = np.array([markers[n] for n in plain[split].names])
+        assert has.any()
+        bright = ceiling[split].images[corner].float().mean(dim=(1, 2)).numpy() > 150  # resized to 32 px: ~227
+        assert not bright.any() if erased else (bright == has).all()

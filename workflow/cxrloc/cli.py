@@ -116,14 +116,16 @@ def _spec(a):
 
 
 def _splits_data(a, names):
-    """The named splits (those the split table has), the confounder erased for a ceiling run."""
+    """The named splits (those the split table has). A ceiling run learns without the
+    confounder (erased from train and val) and is tested on the same images as every run."""
     from .data import load_split, read_splits
     from .imagecache import ImageCache
     from .unet import LungCache
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
-    return [load_split(splits, n, cache, lungs, erase_marker=a.objective == "ceiling") if (splits["split"] == n).any()
-            else None for n in names]
+    erase = {"train", "val"} if a.objective == "ceiling" else set()
+    return [load_split(splits, n, cache, lungs, erase_marker=n in erase) if (splits["split"] == n).any() else None
+            for n in names]
 
 
 def _train(a) -> None:

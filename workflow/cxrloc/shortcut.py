@@ -25,7 +25,7 @@ SCORES = {  # column: (JSON section, key)
     "points_at_marker": ("shortcut", "points_at_marker"),
     "flip_rate": ("shortcut", "flip_rate"),
 }
-COLUMNS = {"iid_auc": "i.i.d. AUC", "shifted_auc": "shifted AUC", "shifted_acc": "shifted acc",
+COLUMNS = {"val_auc": "val AUC", "iid_auc": "i.i.d. AUC", "shifted_auc": "shifted AUC", "shifted_acc": "shifted acc",
            "cam_in_region": "CAM in region", "cam_on_marker": "CAM on marker", "points_at_marker": "max on marker",
            "pointing": "pointing game", "flip_rate": "marker flips"}
 
@@ -76,12 +76,13 @@ def _cell(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if len(values) > 1 else f"{values.mean():.3f}"
 
 
-def table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Objective rows (λ and warm-up chosen on val): scores mean ± sd over seeds; shifted AUC
-    paired against CE."""
+def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
+    """Objective rows (λ and warm-up chosen on val), or one row per objective × λ × warm-up:
+    scores mean ± sd over seeds; shifted AUC paired against CE."""
     ce = runs[runs["objective"] == "ce"].set_index("seed")["shifted_auc"]
     out = []
-    for (objective, lam, warmup), part in chosen(runs).groupby(["objective", "lambda", "warmup"], sort=False):
+    for (objective, lam, warmup), part in (runs if every_setting else chosen(runs)).groupby(
+            ["objective", "lambda", "warmup"], sort=every_setting):
         d, lo, hi, p = paired(part.set_index("seed")["shifted_auc"] - ce)
         out.append({"objective": objective, "λ": schedule(lam, warmup), "seeds": len(part),
                     **{label: _cell(part[col]) for col, label in COLUMNS.items()},
