@@ -65,8 +65,9 @@ def _overlay_rows(part: pd.DataFrame) -> list[tuple[str, Path]]:
         lam = tables.best_lambda(part, backbone)
         pick = part[(part["backbone"] == backbone) & (part["seed"] == part["seed"].min())]
         label = tables.BACKBONE_LABEL.get(backbone, backbone)
-        rows += [(f"{label} {tables.lambda_label(la)}", Path(pick.loc[pick["lambda"] == la, "source"].iloc[0]).with_name("cams.npz"))
-                 for la in ("1", lam)]
+        for la in ("1", lam):
+            source = Path(pick.loc[pick["lambda"] == la, "source"].iloc[0])
+            rows.append((f"{label} {tables.lambda_label(la)}", source.with_name("cams.npz")))
     return rows
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .tables import lambda_label, ordered_lambdas
+from .tables import lambda_label, mean_sd, ordered_lambdas
 
 
 SCORES = {  # column: (JSON section, key)
@@ -70,12 +70,6 @@ def chosen(runs: pd.DataFrame) -> pd.DataFrame:
                         for o, lam, w in best.values)])
 
 
-def _cell(values: pd.Series) -> str:
-    if values.isna().all():
-        return "–"
-    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if len(values) > 1 else f"{values.mean():.3f}"
-
-
 def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
     """Objective rows (λ and warm-up chosen on val), or one row per objective × λ × warm-up:
     scores mean ± sd over seeds; shifted AUC paired against CE."""
@@ -85,7 +79,7 @@ def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
             ["objective", "lambda", "warmup"], sort=every_setting):
         d, lo, hi, p = paired(part.set_index("seed")["shifted_auc"] - ce)
         out.append({"objective": objective, "λ": schedule(lam, warmup), "seeds": len(part),
-                    **{label: _cell(part[col]) for col, label in COLUMNS.items()},
+                    **{label: mean_sd(part[col]) for col, label in COLUMNS.items()},
                     "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]",
                     "p": "–" if objective == "ce" or np.isnan(p) else f"{p:.3g}"})
     return pd.DataFrame(out).set_index("objective")

@@ -50,7 +50,8 @@ def read_runs(paths: list[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _fmt(values: pd.Series) -> str:
+def mean_sd(values: pd.Series) -> str:
+    """A table cell: the value, or mean ± sd over seeds; – when missing."""
     if values.isna().all():
         return "–"
     if len(values) == 1:
@@ -63,7 +64,7 @@ def cells(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     part = runs[runs["split"] == split]
     wanted = {RUN_METRIC.get(m, m): m for m in METRIC_LABEL}
     part = part[part["metric"].isin(wanted)].assign(metric=lambda d: d["metric"].map(wanted))
-    return part.groupby(["backbone", "lambda", "metric"], sort=False)["value"].apply(_fmt).reset_index()
+    return part.groupby(["backbone", "lambda", "metric"], sort=False)["value"].apply(mean_sd).reset_index()
 
 
 def lambda_table(cell_df: pd.DataFrame, binary: bool, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
