@@ -154,7 +154,7 @@ def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tm
     assert json.loads((warm / "metrics.json").read_text())["run"]["warmup"] == 1
     assert pd.read_csv(warm / "history.csv")["lam"].tolist() == [1.0]  # the one epoch is the warm-up
     report = (tmp_path / "results/sc/tables/sc_ne_t0.5_shortcut.md").read_text()
-    for column in ("shifted AUC", "i.i.d. AUC", "marker flips", "CAM on marker", "CAM in region", "ΔAUC vs CE [95% CI]"):
+    for column in ("shifted AUC", "shifted acc", "i.i.d. AUC", "i.i.d. acc", "marker flips", "CAM on marker", "CAM in region", "ΔAUC vs CE [95% CI]"):
         assert column in report
     assert "| signed" in report and "| ceiling" in report
     ceiling = json.loads((tmp_path / "results/sc/runs/resnet18_sc_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())

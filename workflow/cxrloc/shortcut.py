@@ -25,7 +25,8 @@ SCORES = {  # column: (JSON section, key)
     "points_at_marker": ("shortcut", "points_at_marker"),
     "flip_rate": ("shortcut", "flip_rate"),
 }
-COLUMNS = {"val_auc": "val AUC", "iid_auc": "i.i.d. AUC", "shifted_auc": "shifted AUC", "shifted_acc": "shifted acc",
+COLUMNS = {"val_auc": "val AUC", "iid_auc": "i.i.d. AUC", "iid_accuracy": "i.i.d. acc", "shifted_auc": "shifted AUC",
+           "shifted_acc": "shifted acc",
            "cam_in_region": "CAM in region", "cam_on_marker": "CAM on marker", "points_at_marker": "max on marker",
            "pointing": "pointing game", "flip_rate": "marker flips"}
 
@@ -40,7 +41,7 @@ def read(run_files: list[Path]) -> pd.DataFrame:
             "seed": r["run"]["seed"], "backbone": r["run"]["backbone"], "cams": str(Path(f).with_name("cams.npz")),
             "val_auc": r["val"]["metrics"]["auc"], "shifted_auc": r["test"]["metrics"]["auc"],
             "shifted_acc": r["test"]["metrics"]["accuracy"],
-            "iid_auc": r.get("test_iid", {}).get("metrics", {}).get("auc", np.nan),
+            **{f"iid_{m}": r.get("test_iid", {}).get("metrics", {}).get(m, np.nan) for m in ("auc", "accuracy")},
             **{col: (r.get(section) or {}).get(key, np.nan) for col, (section, key) in SCORES.items()},
         })
     return pd.DataFrame(rows)
