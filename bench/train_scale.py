@@ -1,9 +1,11 @@
 """One training job at the scale of NIH `ne` (4,746 training and 1,582 validation images
-at 224 px): prints wall time per epoch and images/s. Real NIH images are not needed for a
-timing: the images are synthetic radiographs drawn once (or random pixels with --random).
+at 224 px), once per training step (eager, CUDA graph): prints wall time, time per epoch,
+images/s and the share of a step the GPU is busy (from the profiler). Real NIH images are
+not needed for a timing: the images are synthetic radiographs drawn once (or random pixels
+with --random).
 
-    python bench/train_scale.py --device cuda --backbone pvt_v2_b2_li --epochs 100
-    python bench/train_scale.py --backbone resnet18 --size 64 --train 400 --val 100 --epochs 2   # CPU
+    python bench/train_scale.py --device cuda --backbone pvt_v2_b2_li --epochs 100 --eager-epochs 5
+    python bench/train_scale.py --backbone resnet18 --size 64 --train 400 --val 100 --epochs 2 --steps eager  # CPU
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import torch
 from cxrloc.attention import ADAPTIVE, AttentionConfig
 from cxrloc.data import SplitData
 from cxrloc.synthetic import draw
-from cxrloc.train import RunSpec, TrainConfig, train
+from cxrloc.step import WARMUP, StepSettings, Steps, optimizer, resident
+from cxrloc.train import RunSpec, TrainConfig, build_model, train
 
 
 def split(n: int, size: int, seed: int, random: bool) -> SplitData:
@@ -39,6 +42,38 @@ def split(n: int, size: int, seed: int, random: bool) -> SplitData:
                      torch.tensor([box] * n), masks, None)
 
 
+def busy_share(spec: RunSpec, data: SplitData, graph: bool, steps: int = 20) -> dict:
+    """Wall time per step and the share of it the GPU is busy (union of kernel intervals over the
+    profiled window), over ``steps`` attention steps after warm-up and capture."""
+    from torch.profiler import ProfilerActivity, profile
+
+    device = torch.device("cuda")
+    model, layer = build_model(spec, device)
+    model.train()
+    opt = optimizer(model.parameters(), spec.train.lr, device, graph)
+    run = Steps(model, layer, opt, StepSettings(spec.task, spec.thresh, spec.train.batch_size, spec.attention, graph),
+                resident(data, device), device)
+    batches = [b for b in run.epoch_order(torch.randperm(len(data))) if len(b) == spec.train.batch_size]
+    for idx in batches[: WARMUP + 2]:
+        run(idx, 0.5)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        tic = time.perf_counter()
+        for idx in batches[WARMUP + 2 : WARMUP + 2 + steps]:
+            run(idx, 0.5)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - tic
+    spans = sorted((e.time_range.start, e.time_range.end) for e in prof.events()
+                   if e.device_type == torch.autograd.DeviceType.CUDA)
+    busy, end = 0.0, -float("inf")
+    for start, stop in spans:
+        busy += max(0.0, stop - max(start, end))
+        end = max(end, stop)
+    window = (spans[-1][1] - spans[0][0]) if spans else float("nan")
+    return {"s_per_step": wall / steps, "gpu_busy_share": busy / window if spans else None,
+            "kernels_seen": len(spans)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backbone", default="pvt_v2_b2_li")
@@ -46,7 +81,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--train", type=int, default=4746)
     ap.add_argument("--val", type=int, default=1582)
-    ap.add_argument("--epochs", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=100, help="epochs of the graph step")
+    ap.add_argument("--eager-epochs", type=int, help="epochs of the eager step (default: --epochs)")
+    ap.add_argument("--steps", nargs="+", default=["eager", "graph"], choices=["eager", "graph"])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -57,20 +94,29 @@ def main() -> None:
     tr, va = split(a.train, a.size, 0, a.random), split(a.val, a.size, 1, a.random)
     print(f"data ready in {time.time() - tic:.0f} s")
     lam = ADAPTIVE if a.lamda == ADAPTIVE else float(a.lamda)
-    cfg = replace(TrainConfig(), epochs=a.epochs, early_stop=a.epochs, batch_size=a.batch, device=a.device,
-                  threads=a.threads)
-    spec = RunSpec("bench", "ne", a.backbone, lam, 0.5, 0, cfg, AttentionConfig())
-    with tempfile.TemporaryDirectory() as tmp:
-        tic = time.time()
-        hist = train(spec, tr, va, Path(tmp))
-        wall = time.time() - tic
-    machine = torch.cuda.get_device_name() if a.device.startswith("cuda") else f"CPU, {a.threads} threads"
-    result = {"backbone": a.backbone, "lambda": a.lamda, "size": a.size, "train": a.train, "val": a.val,
-              "epochs": len(hist), "wall_s": wall, "s_per_epoch_median": float(hist["seconds"].median()),
-              "train_images_per_s_median": float(hist["images_per_s"].median()), "machine": machine}
-    print(json.dumps(result, indent=2))
+    cuda = a.device.startswith("cuda")
+    machine = torch.cuda.get_device_name() if cuda else f"CPU, {a.threads} threads"
+    results = {"backbone": a.backbone, "lambda": a.lamda, "size": a.size, "train": a.train, "val": a.val,
+               "batch": a.batch, "machine": machine, "torch": torch.__version__, "steps": {}}
+    for mode in a.steps:
+        epochs = a.epochs if mode == "graph" else (a.eager_epochs or a.epochs)
+        cfg = replace(TrainConfig(), epochs=epochs, early_stop=epochs, batch_size=a.batch, device=a.device,
+                      threads=a.threads, cuda_graph=mode == "graph")
+        spec = RunSpec("bench", "ne", a.backbone, lam, 0.5, 0, cfg, AttentionConfig())
+        with tempfile.TemporaryDirectory() as tmp:
+            tic = time.time()
+            hist = train(spec, tr, va, Path(tmp), {"bench": "synthetic" if not a.random else "random"})
+            wall = time.time() - tic
+        row = {"epochs": len(hist), "wall_s": wall, "s_per_epoch_median": float(hist["seconds"].median()),
+               "train_images_per_s_median": float(hist["images_per_s"].median()),
+               "s_per_100_epochs_estimate": float(hist["seconds"].median()) * 100}
+        if cuda:
+            row.update(busy_share(spec, tr, mode == "graph"))
+        results["steps"][mode] = row
+        print(mode, json.dumps(row), flush=True)
+    print(json.dumps(results, indent=2))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2))
+    Path(a.out).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

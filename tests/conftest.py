@@ -54,3 +54,30 @@ def study(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("study")
     snakemake(work, "--configfile", str(TINY))
     return work
+
+
+@pytest.fixture(scope="session")
+def folder_study(study, tmp_path_factory) -> Path:
+    """An image-folder set in the README's layout (no test_iid/), run once by Snakemake from a
+    folder whose path holds a space and a command substitution; its config is ``folder.yaml``."""
+    import shutil
+
+    import pandas as pd
+    import yaml
+
+    from .workflow import OUT, TINY, snakemake
+
+    splits = pd.read_csv(study / OUT / "splits/ne.csv")
+    hostile = tmp_path_factory.mktemp("hostile") / "my data $(touch PWNED)"
+    for row in splits[splits["split"] != "test_iid"].itertuples():
+        dest = hostile / "folder" / row.split / f"{row.label}{row.finding.replace(' ', '')}" / row.image
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(study / OUT / "raw/images" / row.image, dest)
+    shutil.copy(study / OUT / "unet/unet.pt", hostile / "unet.pt")
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(dataset="folder", lambdas=[1])
+    cfg["source"] = {"kind": "imagefolder", "root": str(hostile / "folder")}
+    cfg["unet"] = {"checkpoint": str(hostile / "unet.pt")}
+    (hostile / "folder.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(hostile, "--configfile", str(hostile / "folder.yaml"))
+    return hostile

@@ -31,7 +31,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(500)
             return
         start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
-        body = PAYLOAD[start:]
+        body = getattr(self, "body", PAYLOAD)[start:]
         self.send_response(206 if start else 200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -90,3 +90,43 @@ def test_a_second_run_downloads_nothing(server, tmp_path):
     n = len(h.log)
     fetch(f"{url}/e", tmp_path / "e", sha256=SHA)
     assert len(h.log) == n
+
+
+def test_a_wrong_size_is_refused_and_removed(server, tmp_path):
+    url, _ = server
+    with pytest.raises(DownloadError, match=rf"size {len(PAYLOAD)} ≠ expected 12345"):
+        fetch(f"{url}/f", tmp_path / "f", size=12345, backoff=0.01)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_file_is_verified_before_it_is_trusted(server, tmp_path):
+    url, h = server
+    (tmp_path / "g").write_bytes(PAYLOAD[:-1] + b"x")  # right size, wrong bytes
+    fetch(f"{url}/g", tmp_path / "g", sha256=SHA, size=len(PAYLOAD), backoff=0.01)
+    assert (tmp_path / "g").read_bytes() == PAYLOAD and [n for n, _ in h.log] == ["g"]
+
+
+def test_the_manifest_records_first_downloads_and_refuses_a_different_copy(server, tmp_path):
+    url, h = server
+    manifest = tmp_path / "SHA256SUMS"
+    fetch(f"{url}/h", tmp_path / "h", manifest=manifest, backoff=0.01)  # nothing known: recorded
+    assert manifest.read_text() == f"{SHA}  h\n"
+    (tmp_path / "h").unlink()
+    h.plan["h"] = ["ok"]
+    Handler.body = PAYLOAD[::-1]  # the server now serves other bytes under the same name
+    try:
+        with pytest.raises(DownloadError, match=rf"checksum mismatch: .*{manifest}.*first download"):
+            fetch(f"{url}/h", tmp_path / "h", manifest=manifest, backoff=0.01)
+    finally:
+        del Handler.body
+    assert not (tmp_path / "h").exists() and not (tmp_path / "h.part").exists()
+
+
+def test_the_nih_config_knows_every_archive_size():
+    import yaml
+
+    from .workflow import ROOT
+
+    archives = yaml.safe_load((ROOT / "config/nih.yaml").read_text())["source"]["archives"]
+    assert sorted(archives) == [f"images_{i:03d}.tar.gz" for i in range(1, 13)]
+    assert all(a["size"] > 10**9 for a in archives.values())

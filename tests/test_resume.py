@@ -29,15 +29,15 @@ def test_sigterm_mid_epoch_then_rerun_matches_an_uninterrupted_run(study, tmp_pa
     assert proc.returncode == 143, err[-2000:]
     assert "SIGTERM" in err
     assert not (out / "model.pt").exists(), "a stopped job leaves no output that looks finished"
-    done = torch.load(out / "state.pt", weights_only=False)["epoch"]
+    done = torch.load(out / "state.pt", weights_only=True)["epoch"]
     assert done < 3
 
     resumed = cxrloc("train", *args, "--out", str(out))
     assert f"resuming {out} from epoch {done + 1}" in resumed.stderr + resumed.stdout
     whole, cut = (pd.read_csv(tmp_path / n / "history.csv")[COLS] for n in ("whole", "cut"))
     pd.testing.assert_frame_equal(whole, cut)
-    a = torch.load(tmp_path / "whole/model.pt", weights_only=False)["state_dict"]
-    b = torch.load(out / "model.pt", weights_only=False)["state_dict"]
+    a = torch.load(tmp_path / "whole/model.pt", weights_only=True)["state_dict"]
+    b = torch.load(out / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -45,10 +45,57 @@ def test_corrupt_checkpoint_fails_naming_the_file(study, tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run/state.pt").write_bytes(b"not a checkpoint")
     proc = cxrloc("train", *run_args(study), "--out", str(tmp_path / "run"), check=False)
-    assert proc.returncode != 0 and "corrupt checkpoint" in proc.stderr and "state.pt" in proc.stderr
+    assert proc.returncode == 1 and "corrupt or foreign checkpoint" in proc.stderr and "state.pt" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("cxrloc train: error:"), "one line, no traceback"
 
 
-def test_run_folder_of_another_config_is_not_resumed_silently(study, tmp_path):
-    cxrloc("train", *run_args(study, epochs=1), "--out", str(tmp_path / "run"))
-    proc = cxrloc("train", *run_args(study, epochs=2), "--out", str(tmp_path / "run"), check=False)
-    assert proc.returncode != 0 and "different configuration" in proc.stderr
+def test_an_unfinished_state_of_other_settings_is_moved_aside(study, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"fingerprint": "0123456789abcdef", "epoch": 0}, out / "state.pt")
+    proc = cxrloc("train", *run_args(study, epochs=2), "--out", str(out))
+    log = proc.stderr + proc.stdout
+    assert "moved aside to state.0123456789abcdef.pt, training from scratch" in log and "resuming" not in log
+    assert (out / "state.0123456789abcdef.pt").exists()
+    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0, 1]
+
+
+class Payload:
+    """Unpickling this creates a file: what a crafted checkpoint would do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_a_crafted_checkpoint_runs_nothing(tmp_path):
+    """What ``train`` (state.pt) and ``evaluate`` (model.pt) load is read as plain tensors."""
+    from cxrloc.evaluate import load_trained
+    from cxrloc.train import CheckpointError, RunSpec, _unfinished_state
+
+    marker = tmp_path / "pwned"
+    torch.save({"fingerprint": "x", "state_dict": {}, "payload": Payload(marker)}, tmp_path / "crafted.pt")
+    with pytest.raises(CheckpointError, match=rf"corrupt or foreign checkpoint {tmp_path}/crafted\.pt"):
+        _unfinished_state(tmp_path / "crafted.pt", "x")
+    with pytest.raises(CheckpointError, match="corrupt or foreign checkpoint"):
+        load_trained(tmp_path / "crafted.pt", RunSpec("d", "ne", "resnet18", 1.0, 0.5, 0), torch.device("cpu"))
+    assert not marker.exists(), "the pickled payload ran"
+    torch.load(tmp_path / "crafted.pt", weights_only=False)
+    assert marker.exists(), "the payload does run where pickles are trusted: the test's file is a real exploit"
+
+
+def test_the_fingerprint_covers_settings_inputs_and_device():
+    import dataclasses
+
+    from cxrloc.train import RunSpec
+
+    spec = RunSpec("d", "ne", "resnet18", 0.5, 0.5, 0)
+    inputs = {"splits": "a", "images": "b", "lungs": "c"}
+    base = spec.fingerprint(inputs)
+    assert base == RunSpec("d", "ne", "resnet18", 0.5, 0.5, 0).fingerprint(dict(inputs))
+    for key in inputs:
+        assert spec.fingerprint({**inputs, key: "other"}) != base, key
+    cuda = dataclasses.replace(spec, train=dataclasses.replace(spec.train, device="cuda"))
+    assert cuda.fingerprint(inputs) != base

@@ -21,11 +21,13 @@ pytestmark = [
 def slurm_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("slurm")
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["resources"] = {"gpu": 1, "cpus_per_gpu": 1, "train_mem_mb": 1500, "train_runtime": 10}
+    cfg["resources"] = {"cpus_per_gpu": 1, "train_mem_mb": 1500, "train_runtime": 10}
     (work / "slurm.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(work, "--configfile", str(work / "slurm.yaml"),
                      "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
                      "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=10",
+                     # a GPU asked for by hand, as the fake one lets a CPU job hold it (device stays cpu)
+                     "--set-resources", "train:gpu=1", "train:cpus_per_gpu=1",
                      "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
                      "--max-threads", "2", "--jobs", "4",
                      "--retries", "0")

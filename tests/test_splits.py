@@ -90,3 +90,24 @@ def test_held_out_patients_join_a_fixed_test_pool(nih_metadata):
     held = set(nih_metadata["patient"].iloc[1::7][:300])
     s = prepare_splits(nih_metadata, SplitConfig("ne"), test_images, held)
     assert not set(s.loc[s["split"] != "test", "patient"]) & held
+
+
+def test_a_duplicated_image_id_is_an_error_naming_it(nih_metadata_path, tmp_path):
+    """One image listed twice with different findings would land in two splits as two classes."""
+    meta = pd.read_csv(nih_metadata_path)
+    twin = meta[meta["Finding Labels"] == "Effusion"].iloc[[0]].assign(**{"Finding Labels": "No Finding"})
+    path = tmp_path / "Data_Entry.csv"
+    pd.concat([meta, twin]).to_csv(path, index=False)
+    with pytest.raises(MetadataError, match=rf"{path}: 1 image id\(s\) listed more than once \({twin['Image Index'].iloc[0]}\)"):
+        read_metadata(path)
+
+
+def test_a_split_missing_a_class_in_val_fails_before_training(nih_splits, tmp_path):
+    from cxrloc.splits import SplitError, write_splits
+
+    splits = nih_splits["ne"]
+    one_class_val = splits[~((splits["split"] == "val") & (splits["label"] == 1))]
+    with pytest.raises(SplitError, match=r"ne\.csv: split 'val' has no image of class Effusion \(label 1\)"):
+        write_splits(one_class_val, tmp_path / "ne.csv", "ne")
+    assert not (tmp_path / "ne.csv").exists()
+    write_splits(splits, tmp_path / "ne.csv", "ne")

@@ -115,23 +115,16 @@ def test_nih_dry_run_builds_the_full_grid_offline(tmp_path):
 
 
 
-def test_an_image_folder_set_joins_the_pipeline(study, tmp_path):
+def test_an_image_folder_set_in_a_hostile_path_runs_and_executes_nothing(study, folder_study):
+    """The README's layout (train/ val/ test/, no test_iid/), its folder and the U-Net checkpoint
+    under a path with a space and a command substitution: every path reaches the shell quoted."""
     splits = pd.read_csv(study / OUT / "splits/ne.csv")
-    root = tmp_path / "folder"
-    for row in splits.itertuples():
-        dest = root / row.split / f"{row.label}{row.finding.replace(' ', '')}" / row.image
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(study / OUT / "raw/images" / row.image, dest)
-    cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(dataset="folder", lambdas=[1])
-    cfg["source"] = {"kind": "imagefolder", "root": str(root)}
-    cfg["unet"] = {"checkpoint": str(study / OUT / "unet/unet.pt")}
-    (tmp_path / "folder.yaml").write_text(yaml.safe_dump(cfg))
-    snakemake(tmp_path, "--configfile", str(tmp_path / "folder.yaml"))
-    indexed = pd.read_csv(tmp_path / "results/folder/splits/ne.csv")
-    assert len(indexed) == len(splits)
+    splits = splits[splits["split"] != "test_iid"]
+    indexed = pd.read_csv(folder_study / "results/folder/splits/ne.csv")
+    assert len(indexed) == len(splits) and "$(touch PWNED)" in str(folder_study)
     assert (indexed.groupby("split")["label"].value_counts() == splits.groupby("split")["label"].value_counts()).all()
-    assert (tmp_path / "results/folder/tables/folder_ne_t0.5_lambda.md").exists()
+    assert (folder_study / "results/folder/tables/folder_ne_t0.5_lambda.md").exists()
+    assert not list(folder_study.parent.rglob("PWNED")) and not (ROOT / "PWNED").exists(), "a path ran as a command"
 
 
 def test_shortcut_use_is_measured_on_synthetic_sets(study):
@@ -175,7 +168,8 @@ def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
     paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz"}
     markers = pd.read_csv(study / OUT / "raw/markers.csv", index_col="Image Index")["marker"]
     corner = (slice(None), *marker_slices(32))
-    ceiling, plain = (_splits_data(argparse.Namespace(**paths, objective=o), ["train", "test"]) for o in ("ceiling", "ce"))
+    ceiling, plain = (_splits_data(argparse.Namespace(**paths, task="ne", objective=o), ["train", "test"])[0]
+                      for o in ("ceiling", "ce"))
     for split, erased in ((0, True), (1, False)):
         has = np.array([markers[n] for n in plain[split].names])
         assert has.any()

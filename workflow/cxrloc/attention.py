@@ -124,17 +124,18 @@ def _map_and_regions(logits, activations, inputs, labels, regions_fn, cfg: Atten
 
 
 def objective(logits: torch.Tensor, activations: torch.Tensor | None, labels: torch.Tensor,
-              regions_fn, lam: float, thresh: float, cfg: AttentionConfig,
+              regions_fn, lam: float | torch.Tensor, thresh: float, cfg: AttentionConfig,
               inputs: torch.Tensor | None = None) -> LossParts:
-    """Batch loss from one forward. λ = 1 never computes a map.
+    """Batch loss from one forward. λ = 1 never computes a map; λ may be a device scalar (a
+    CUDA graph's, changed between replays), and then a map is always computed.
 
     ``regions_fn(labels)`` returns the ``(B, H, W)`` target regions of those labels; it is
     only called when a map is. ``inputs`` (requiring grad) is needed by ``rrr`` only.
     """
     ce = F.cross_entropy(logits, labels, reduction="none")
-    if lam >= 1.0 or activations is None:
+    if activations is None or (not torch.is_tensor(lam) and lam >= 1.0):
         nan = torch.full_like(ce, float("nan"))
-        return LossParts(ce.mean(), ce.mean().detach(), torch.zeros(()), nan)
+        return LossParts(ce.mean(), ce.mean().detach(), ce.new_zeros(()), nan)
     heat, regions = _map_and_regions(logits, activations, inputs, labels, regions_fn, cfg)
     att = attention_term(heat, regions, thresh, cfg)
     loss = (lam * ce + (1 - lam) * cfg.weight * att).mean()

@@ -32,7 +32,7 @@ def _prepare_splits(a) -> None:
             locset.to_csv(tmp, index=False)
         print(f"localization set: {len(locset)} boxes on {locset['image'].nunique()} images of {len(held_out)} patients")
     splits = prepare_splits(meta, SplitConfig(a.task, a.seed), read_list(a.test_list), held_out)
-    write_splits(splits, a.out)
+    write_splits(splits, a.out, a.task)
     print(report(splits))
 
 
@@ -41,7 +41,7 @@ def _index_imagefolder(a) -> None:
     from .splits import report, write_splits
 
     splits = index_imagefolder(Path(a.root), a.task)
-    write_splits(splits, a.out)
+    write_splits(splits, a.out, a.task)
     print(report(splits))
 
 
@@ -116,25 +116,29 @@ def _spec(a):
 
 
 def _splits_data(a, names):
-    """The named splits (those the split table has). A ceiling run learns without the
-    confounder (erased from train and val) and is tested on the same images as every run."""
-    from .data import load_split, read_splits
+    """The named splits (those the split table has), and the identity of the inputs. A ceiling
+    run learns without the confounder (erased from train and val) and is tested on the same
+    images as every run."""
+    from .data import input_identity, load_split, read_splits
     from .imagecache import ImageCache
+    from .splits import check_splits
     from .unet import LungCache
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
+    check_splits(splits, a.task, a.splits)
     erase = {"train", "val"} if a.objective == "ceiling" else set()
-    return [load_split(splits, n, cache, lungs, erase_marker=n in erase) if (splits["split"] == n).any() else None
+    data = [load_split(splits, n, cache, lungs, erase_marker=n in erase) if (splits["split"] == n).any() else None
             for n in names]
+    return data, input_identity(Path(a.splits), cache, lungs)
 
 
 def _train(a) -> None:
     from .train import Preempted, train
 
     spec = _spec(a)
-    tr, va = _splits_data(a, ["train", "val"])
+    (tr, va), inputs = _splits_data(a, ["train", "val"])
     try:
-        train(spec, tr, va, Path(a.out))
+        train(spec, tr, va, Path(a.out), inputs)
     except Preempted:
         print("stopped by SIGTERM; the last finished epoch is checkpointed and a rerun resumes from it", file=sys.stderr)
         sys.exit(143)
@@ -147,7 +151,7 @@ def _evaluate(a) -> None:
 
     from .imagecache import ImageCache
 
-    va, te, iid = _splits_data(a, ["val", "test", "test_iid"])
+    (va, te, iid), _ = _splits_data(a, ["val", "test", "test_iid"])
     locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
     markers = pd.read_csv(a.markers, index_col="Image Index")["marker"] if a.markers else None
     r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)),
@@ -166,7 +170,7 @@ def _aggregate(a) -> None:
 def _download(a) -> None:
     from .download import fetch
 
-    fetch(a.url, Path(a.out), sha256=a.sha256, size=a.size)
+    fetch(a.url, Path(a.out), sha256=a.sha256, size=a.size, manifest=Path(a.manifest) if a.manifest else None)
 
 
 def _extract(a) -> None:
@@ -218,8 +222,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="fetch one file: resumable, retried, verified")
     p.add_argument("--url", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--sha256")
-    p.add_argument("--size", type=int)
+    p.add_argument("--sha256", help="expected SHA-256 (hex)")
+    p.add_argument("--size", type=int, help="expected size in bytes")
+    p.add_argument("--manifest", help="SHA256SUMS of first downloads: a new file is recorded there, a later copy "
+                                      "must match it")
     p.set_defaults(func=_download)
 
     p = sub.add_parser("extract", help="unpack image archives flat into one folder")
@@ -312,8 +318,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from .errors import CxrlocError
+
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except CxrlocError as e:
+        sys.exit(f"cxrloc {args.command}: error: {e}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import TypeVar
 import yaml
 
 from .attention import AttentionConfig
+from .errors import CxrlocError
 from .synthetic import SyntheticConfig
 from .train import TrainConfig
 from .unet import UNetConfig
@@ -21,7 +22,7 @@ from .unet import UNetConfig
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(CxrlocError, ValueError):
     pass
 
 
@@ -44,7 +45,13 @@ def load(text_or_path: str) -> dict:
 
 
 def train_config(cfg: dict) -> TrainConfig:
+    """The train section, with the top-level ``device`` (the one key that says where work runs)
+    and ``weights``."""
     section = dict(cfg.get("train") or {})
+    if "device" in section:
+        raise ConfigError("train.device: set the top-level key device instead (it decides both where a job "
+                          "runs and whether the cluster gives it a GPU)")
+    section["device"] = cfg.get("device", "cpu")
     if "weights" in cfg:
         section["weights"] = cfg["weights"] or {}
     return build(TrainConfig, section, "train")

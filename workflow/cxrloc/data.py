@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from .imagecache import ImageCache
+from .io import sha256sum
 from .synthetic import marker_slices
 from .unet import LungCache
 
@@ -62,3 +63,9 @@ def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
 
 def read_splits(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"patient": str})
+
+
+def input_identity(splits: Path, cache: ImageCache, lungs: LungCache) -> dict[str, str]:
+    """What a run's data is, by content: the split table's SHA-256 and the digests that the image
+    and lung caches recorded when they were written (no re-hash of the images per job)."""
+    return {"splits": sha256sum(splits), "images": cache.digest, "lungs": lungs.digest}

@@ -1,8 +1,8 @@
-"""Resumable, retried, verified downloads (HTTP Range), written atomically."""
+"""Resumable, retried downloads (HTTP Range), verified by size, SHA-256 and a manifest of first downloads."""
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -10,26 +10,50 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
+from .errors import CxrlocError
+from .io import atomic_write_text, sha256sum
+
 RETRYABLE = {429, 500, 502, 503, 504}
 
 
-class DownloadError(RuntimeError):
+class DownloadError(CxrlocError, RuntimeError):
     pass
 
 
-def sha256sum(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+class Manifest:
+    """``SHA256SUMS`` (``sha256sum -c`` format) of every file as first downloaded into a folder:
+    a later copy must match it. Updated under a lock, as parallel downloads share it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def read(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        return {name: digest for digest, name in (line.split(maxsplit=1) for line in self.path.read_text().splitlines()
+                                                 if line.strip())}
+
+    def record(self, name: str, digest: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            sums = {**self.read(), name: digest}
+            atomic_write_text(self.path, "".join(f"{d}  {n}\n" for n, d in sorted(sums.items())))
 
 
-def _verify(path: Path, url: str, sha256: str | None, size: int | None) -> None:
+def _verify(path: Path, url: str, sha256: str | None, size: int | None, manifest: Manifest | None) -> str | None:
+    """Check ``path`` against the expected size and SHA-256 and the manifest's record; its SHA-256
+    (None when nothing asked for it)."""
     if size is not None and path.stat().st_size != size:
-        raise DownloadError(f"{url}: size {path.stat().st_size} ≠ expected {size}")
-    if sha256 and sha256sum(path) != sha256:
-        raise DownloadError(f"{url}: checksum mismatch (expected sha256 {sha256})")
+        raise DownloadError(f"{path} from {url}: size {path.stat().st_size} ≠ expected {size}")
+    recorded = manifest.read().get(path.name.removesuffix(".part")) if manifest else None
+    if not (sha256 or manifest):
+        return None
+    digest = sha256sum(path)
+    for expected, where in ((sha256, "the config"), (recorded, f"{manifest.path if manifest else ''} (its first download; delete that line if the source changed on purpose)")):
+        if expected and digest != expected:
+            raise DownloadError(f"{path} from {url}: checksum mismatch: sha256 {digest}, {where} says {expected}")
+    return digest
 
 
 def _attempt(url: str, part: Path, timeout: float) -> None:
@@ -54,12 +78,25 @@ def _attempt(url: str, part: Path, timeout: float) -> None:
             raise ConnectionError("transfer cut short")
 
 
-def fetch(url: str, out: Path, sha256: str | None = None, size: int | None = None,
+def fetch(url: str, out: Path, sha256: str | None = None, size: int | None = None, manifest: Path | None = None,
           retries: int = 5, backoff: float = 1.0, timeout: float = 60) -> Path:
-    """Download ``url`` to ``out`` unless already there and verified; resume a partial ``.part``."""
+    """Download ``url`` to ``out``, resuming a partial ``.part``; verified by size and SHA-256 where
+    known, and against the ``manifest`` of first downloads (recorded there when new).
+
+    An existing ``out`` is verified the same way before it is trusted; one that fails is removed
+    and downloaded again. A download that fails verification is removed, never kept.
+    """
+    book = Manifest(manifest) if manifest else None
     if out.exists():
-        _verify(out, url, sha256, size)
-        return out
+        try:
+            digest = _verify(out, url, sha256, size, book)
+        except DownloadError as e:
+            tqdm.write(f"{e}: removing it and downloading again")
+            out.unlink()
+        else:
+            if book and digest:
+                book.record(out.name, digest)
+            return out
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
     for attempt in range(retries + 1):
@@ -71,11 +108,13 @@ def fetch(url: str, out: Path, sha256: str | None = None, size: int | None = Non
                 raise DownloadError(f"{url}: gave up after {retries + 1} attempts: {e}") from e
             time.sleep(backoff * 2**attempt)
     try:
-        _verify(part, url, sha256, size)
+        digest = _verify(part, url, sha256, size, book)
     except DownloadError:
         part.unlink(missing_ok=True)
         raise
     os.replace(part, out)
+    if book and digest:
+        book.record(out.name, digest)
     return out
 
 

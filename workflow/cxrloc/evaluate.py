@@ -22,19 +22,17 @@ from .locset import box_masks
 from .metrics import bootstrap_ci, point_metrics
 from .regions import kinds_for, target_regions
 from .synthetic import marker_slices
-from .train import RunSpec, build_model, predict_proba
+from .train import CheckpointError, RunSpec, build_model, load_checkpoint, predict_proba
 
 SCHEMA_VERSION = 1
 
 
 def load_trained(path: Path, spec: RunSpec, device):
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        state = ckpt["state_dict"]
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
-        raise RuntimeError(f"corrupt or unreadable checkpoint {path}: {e}") from e
+    ckpt = load_checkpoint(path)
+    if "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} holds no trained weights (no state_dict); rerun its train job")
     model, layer = build_model(spec, device)
-    model.load_state_dict(state)
+    model.load_state_dict(ckpt["state_dict"])
     return model.eval(), layer, ckpt
 
 

@@ -11,19 +11,45 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from .io import atomic_dir
+from .errors import CxrlocError
+from .io import allocate, atomic_dir, folder_digest, write_sums
 
 
-class ImageError(ValueError):
+class ImageError(CxrlocError, ValueError):
     pass
+
+
+HIGH_BIT_DEPTH = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+
+def to_gray8(im: Image.Image) -> Image.Image:
+    """Any image as 8-bit grayscale (mode ``L``), never clipped.
+
+    High-bit-depth images (16-bit PNGs, 32-bit integer or float) are scaled linearly from
+    their own minimum–maximum range to 0–255 (a constant image becomes 0); palette images
+    are expanded to their colours; an alpha channel is composited onto black (transparent
+    means no signal); colour becomes luminance (ITU-R 601-2, Pillow's ``L``).
+    """
+    if im.mode in HIGH_BIT_DEPTH:
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+        return Image.fromarray(np.rint(scaled).astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        rgba = im.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(black, rgba)
+    return im.convert("L")
 
 
 def decode(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> tuple[np.ndarray, tuple[int, int]]:
     """One image as ``(size, size)`` uint8 and its source ``(width, height)``; errors name the file."""
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("L").resize((size, size), resample)), im.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+            return np.asarray(to_gray8(im).resize((size, size), resample)), im.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"cannot decode image {path}: {e}") from e
 
 
@@ -42,7 +68,7 @@ def check_present(images: list[str], folder: Path, skip_missing: bool) -> list[s
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         raise ImageError(
             f"{len(missing)} image(s) listed in the splits are absent from {folder}: {shown} "
-            "(set data.skip_missing_images: true to leave them out)"
+            "(set source.skip_missing_images: true in the config, or --skip-missing, to leave them out)"
         )
     return [name for name in images if name not in set(missing)]
 
@@ -50,7 +76,7 @@ def check_present(images: list[str], folder: Path, skip_missing: bool) -> list[s
 @dataclass(frozen=True)
 class ImageCache:
     """``images.npy`` (N, S, S) uint8 and ``index.csv`` (image → row, source width and height);
-    optional ``lesions.npy``."""
+    optional ``lesions.npy``; ``SHA256SUMS`` of them all."""
 
     folder: Path
 
@@ -71,6 +97,11 @@ class ImageCache:
         path = self.folder / "lesions.npy"
         return np.load(path, mmap_mode="r") if path.exists() else None
 
+    @property
+    def digest(self) -> str:
+        """The cache's identity, recorded when it was written (``SHA256SUMS``)."""
+        return folder_digest(self.folder)
+
     def rows(self, names) -> np.ndarray:
         return self.index.loc[list(names)].to_numpy()
 
@@ -86,20 +117,28 @@ def _fill(array: np.ndarray, names: list[str], folder: Path, size: int, resample
         return list(tqdm(pool.map(one, range(len(names))), total=len(names), desc=desc, unit="img"))
 
 
+def _reserved_memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A writable uint8 ``.npy`` memory map whose blocks are allocated up front."""
+    arr = np.lib.format.open_memmap(path, "w+", np.uint8, shape)
+    allocate(path, path.stat().st_size)
+    return arr
+
+
 def build_cache(
     images: list[str], image_dir: Path, out: Path, size: int, threads: int = 1,
     lesion_dir: Path | None = None, skip_missing: bool = False,
 ) -> ImageCache:
     names = sorted(set(check_present(images, image_dir, skip_missing)))
     with atomic_dir(out) as tmp:
-        arr = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(names), size, size))
+        arr = _reserved_memmap(tmp / "images.npy", (len(names), size, size))
         sizes = _fill(arr, names, image_dir, size, Image.Resampling.BILINEAR, threads, "cache images")
         arr.flush()
         if lesion_dir is not None:
-            les = np.lib.format.open_memmap(tmp / "lesions.npy", "w+", np.uint8, (len(names), size, size))
+            les = _reserved_memmap(tmp / "lesions.npy", (len(names), size, size))
             _fill(les, names, lesion_dir, size, Image.Resampling.NEAREST, threads, "cache lesion masks")
             les.flush()
         width, height = zip(*sizes) if sizes else ((), ())
         pd.DataFrame({"image": names, "row": range(len(names)), "width": width, "height": height}).to_csv(
             tmp / "index.csv", index=False)
+        write_sums(tmp)
     return ImageCache(out)

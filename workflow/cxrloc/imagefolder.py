@@ -1,7 +1,9 @@
 """Private sets laid out ``train|val|test/<class>/*.png`` (the Ottawa layout): the split is the folder.
 
-Class order is the sorted folder names, as in the original (``0NoFinding``, ``1Effusion``, …).
-Such sets carry no patient ids, so each image counts as its own patient.
+``test_iid/`` (a test set from the training distribution) is optional. Class order is the
+sorted folder names, as in the original (``0NoFinding``, ``1Effusion``, …); every split
+folder holds the same class folders, none of them empty. Such sets carry no patient ids,
+so each image counts as its own patient.
 """
 
 from __future__ import annotations
@@ -10,26 +12,47 @@ from pathlib import Path
 
 import pandas as pd
 
-from .splits import SPLITS
+from .errors import CxrlocError
 from .tasks import classes
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
+REQUIRED = ("train", "val", "test")
+OPTIONAL = ("test_iid",)
+
+
+class LayoutError(CxrlocError, ValueError):
+    pass
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
+
+
+def _class_folders(root: Path, task: str) -> list[str]:
+    """The class folders of ``train/``, checked against the task's classes."""
+    folders = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    names = classes(task)
+    if len(folders) != len(names):
+        raise LayoutError(f"{root / 'train'}: {len(folders)} class folder(s) {folders}, but task {task} has "
+                          f"{len(names)} classes {list(names)}: one folder per class, in label order when sorted")
+    return folders
 
 
 def index_imagefolder(root: Path, task: str) -> pd.DataFrame:
     """The split table (``image, patient, finding, label, split``) of a folder-laid-out set."""
-    missing = [s for s in SPLITS if not (root / s).is_dir()]
+    missing = [s for s in REQUIRED if not (root / s).is_dir()]
     if missing:
-        raise FileNotFoundError(f"{root}: missing split folder(s) {missing}; expected train/, val/, test/")
-    folders = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
-    names = classes(task)
-    if len(folders) != len(names):
-        raise ValueError(f"{root / 'train'}: {len(folders)} class folders {folders}, task {task} has {len(names)}: {names}")
+        raise LayoutError(f"{root}: missing split folder(s) {missing}; expected train/, val/, test/ "
+                          "(and optionally test_iid/), each with one folder per class")
+    folders, names = _class_folders(root, task), classes(task)
     rows = []
-    for split in SPLITS:
+    for split in REQUIRED + tuple(s for s in OPTIONAL if (root / s).is_dir()):
         for label, folder in enumerate(folders):
-            for f in sorted((root / split / folder).iterdir()):
-                if f.suffix.lower() in SUFFIXES:
-                    rel = f"{split}/{folder}/{f.name}"
-                    rows.append({"image": rel, "patient": rel, "finding": names[label], "label": label, "split": split})
+            images = _images(root / split / folder) if (root / split / folder).is_dir() else []
+            if not images:
+                raise LayoutError(f"{root / split / folder}: missing or holds no image ({', '.join(sorted(SUFFIXES))}); "
+                                  f"every split needs images of every class")
+            for f in images:
+                rel = f"{split}/{folder}/{f.name}"
+                rows.append({"image": rel, "patient": rel, "finding": names[label], "label": label, "split": split})
     return pd.DataFrame(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -9,6 +10,24 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import CxrlocError
+
+
+class WriteError(CxrlocError, OSError):
+    """A failed write (disk full, quota, permissions), naming the file and the cause."""
+
+
+def write_error(path: str | os.PathLike, error: BaseException) -> WriteError:
+    """A one-line error for a failed write of ``path``; says so when its file system is full."""
+    cause = getattr(error, "strerror", None) or str(error).splitlines()[0]
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        free = None
+    hint = (f"; only {free / 2**20:.1f} MiB free on its file system: free space or move results elsewhere"
+            if free is not None and free < 64 * 2**20 else "")
+    return WriteError(f"cannot write {path}: {cause}{hint}")
 
 
 def _umask() -> int:
@@ -22,7 +41,10 @@ UMASK = _umask()
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path``; rename it onto ``path`` only on success."""
+    """Yield a temporary sibling of ``path``; rename it onto ``path`` only on success.
+
+    An ``OSError`` inside the block (a full disk, say) becomes a ``WriteError`` naming ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -32,6 +54,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         tmp.chmod(0o666 & ~UMASK)  # mkstemp's is 0600: others on a shared cluster could not read results
         os.replace(tmp, path)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise write_error(path, e) from e
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -48,6 +74,10 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise write_error(path, e) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -59,3 +89,58 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_torch(obj, path: str | os.PathLike) -> None:
+    """``torch.save`` atomically; a failed write names the file (torch says only ``basic_ios::clear``)."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as e:
+            raise write_error(path, OSError(str(e))) from e
+
+
+def allocate(path: Path, nbytes: int) -> None:
+    """Reserve ``nbytes`` for ``path`` now: a full disk is an error here, not a SIGBUS in a memory map."""
+    with open(path, "r+b") as f:
+        os.posix_fallocate(f.fileno(), 0, nbytes)
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+SUMS = "SHA256SUMS"
+
+
+def write_sums(folder: Path) -> None:
+    """``folder/SHA256SUMS`` (``sha256sum -c`` format) of every file in it: the folder's identity,
+    recorded once when it is written so that readers never re-hash gigabytes."""
+    lines = [f"{sha256sum(f)}  {f.name}\n" for f in sorted(folder.iterdir()) if f.is_file() and f.name != SUMS]
+    (folder / SUMS).write_text("".join(lines))
+
+
+def folder_digest(folder: Path) -> str:
+    """The digest of a folder written with ``write_sums``; an error naming it when there is none."""
+    sums = Path(folder) / SUMS
+    if not sums.exists():
+        raise CxrlocError(f"{sums} is missing: {folder} was written by an older cxrloc or by hand; rebuild it")
+    return hashlib.sha256(sums.read_bytes()).hexdigest()
+
+
+def array_digest(arrays: dict) -> str:
+    """SHA-256 of named numpy arrays: names, dtypes, shapes and bytes."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()

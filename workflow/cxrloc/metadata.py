@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import CxrlocError
+
 REQUIRED = {"Image Index": "image", "Finding Labels": "labels", "Patient ID": "patient"}
 
 
-class MetadataError(ValueError):
+class MetadataError(CxrlocError, ValueError):
     pass
 
 
@@ -23,6 +25,11 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     if missing:
         raise MetadataError(f"{path}: missing column(s) {missing}; found {list(head.columns)}")
     df = pd.read_csv(path, usecols=list(REQUIRED)).rename(columns=REQUIRED)
+    duplicated = df.loc[df["image"].duplicated(), "image"].unique().tolist()
+    if duplicated:
+        shown = ", ".join(duplicated[:10]) + (" …" if len(duplicated) > 10 else "")
+        raise MetadataError(f"{path}: {len(duplicated)} image id(s) listed more than once ({shown}); "
+                            "each image must have one row: remove the duplicates")
     df["patient"] = df["patient"].astype(str)
     df["labels"] = df["labels"].str.split("|")
     return df

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import timm
 import torch.nn as nn
 
+from .errors import CxrlocError
+
 
 @dataclass(frozen=True)
 class Backbone:
@@ -33,7 +35,7 @@ LABELS = {"pvt_v2_b2_li": "PVT", "vgg16.tv_in1k": "VGG16", "resnet50.tv_in1k": "
           "pvt_v2_b0": "PVT-v2-b0", "resnet18": "ResNet18", "vgg11": "VGG11", "resnet_tiny": "ResNet-tiny"}
 
 
-class PretrainedWeightsUnavailable(RuntimeError):
+class PretrainedWeightsUnavailable(CxrlocError, RuntimeError):
     pass
 
 

@@ -48,7 +48,7 @@ def mask_regions(lung_masks: torch.Tensor, boxes: torch.Tensor, kinds: torch.Ten
     """
     masks = F.interpolate(lung_masks[:, None].float(), size=(size, size), mode="nearest")[:, 0]
     by_box = box_regions(boxes, kinds, size)
-    inside = torch.isin(kinds, torch.tensor([1, 2, 4], device=kinds.device)).view(-1, 1, 1)
+    inside = sum(kinds == KINDS.index(k) for k in ("lower", "upper", "box")).bool().view(-1, 1, 1)
     return torch.where(inside, by_box * masks, by_box)
 
 

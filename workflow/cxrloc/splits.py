@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import CxrlocError
 from .io import atomic_path, atomic_write_json
 from .tasks import NO_FINDING, classes, positives
 
@@ -139,9 +140,29 @@ def report(splits: pd.DataFrame) -> dict:
     }
 
 
-def write_splits(splits: pd.DataFrame, out: str | Path) -> None:
-    """The split CSV and, beside it, ``<name>.report.json``."""
+class SplitError(CxrlocError, ValueError):
+    pass
+
+
+def check_splits(splits: pd.DataFrame, task: str, where: str | Path) -> None:
+    """Every image once; train, val and test present, each with every class of the task (a
+    one-class val or test split would give AUC NaN after training, not an error before it)."""
+    duplicated = splits.loc[splits["image"].duplicated(), "image"].unique().tolist()
+    if duplicated:
+        raise SplitError(f"{where}: image(s) in more than one row: {', '.join(duplicated[:10])}")
+    names = classes(task)
+    for split in ("train", "val", "test"):
+        have = set(splits.loc[splits["split"] == split, "label"])
+        absent = [f"{name} (label {i})" for i, name in enumerate(names) if i not in have]
+        if absent:
+            raise SplitError(f"{where}: split {split!r} has no image of class {', '.join(absent)}; task {task} "
+                             f"needs every class in train, val and test: add images or choose another task")
+
+
+def write_splits(splits: pd.DataFrame, out: str | Path, task: str) -> None:
+    """The split CSV and, beside it, ``<name>.report.json``, once the splits pass ``check_splits``."""
     out = Path(out)
+    check_splits(splits, task, out)
     with atomic_path(out) as tmp:
         splits.to_csv(tmp, index=False)
     atomic_write_json(out.with_suffix(".report.json"), report(splits))

@@ -21,13 +21,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .attention import ADAPTIVE, AttentionConfig, lambda_at, objective
-from .cam import capture
+from . import __version__
+from .attention import ADAPTIVE, AttentionConfig, lambda_at
 from .data import SplitData, normalize
 from .device import gpu_slot
-from .io import atomic_path, atomic_write_text
+from .errors import CxrlocError
+from .io import atomic_write_text, save_torch
 from .models import canonical, create
-from .regions import kinds_for, target_regions
+from .step import StepSettings, Steps, fits_on, optimizer, resident
 from .tasks import classes
 
 
@@ -44,6 +45,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     pretrained: bool = False
     cam_layer: str | dict[str, str] | None = None  # one layer for every backbone, or one per backbone
+    cuda_graph: bool = True  # on CUDA, replay the step as a CUDA graph (false: the eager step)
     device: str = "cpu"
     threads: int = 1
     weights: dict[str, str] = field(default_factory=dict)
@@ -60,11 +62,14 @@ class RunSpec:
     train: TrainConfig = TrainConfig()
     attention: AttentionConfig = AttentionConfig()
 
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def fingerprint(self, inputs: dict[str, str]) -> str:
+        """What the run's result depends on: its settings, the identity of its inputs (split
+        table, image cache, lung cache) and the package version."""
+        payload = {"spec": asdict(self), "inputs": inputs, "version": __version__}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(CxrlocError, RuntimeError):
     pass
 
 
@@ -78,74 +83,59 @@ def _install_sigterm() -> dict:
     return flag
 
 
-def _load_state(path: Path, spec: RunSpec) -> dict | None:
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint this project wrote: tensors, numbers and strings only (no pickled code runs)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
+        raise CheckpointError(f"corrupt or foreign checkpoint {path}: {str(e).splitlines()[0]}; "
+                              "delete it to start the run afresh") from e
+
+
+def _unfinished_state(path: Path, fingerprint: str) -> dict | None:
+    """The unfinished state of this very run, to resume; a state of any other settings or inputs
+    is moved aside (``state.<its fingerprint>.pt``) with a notice, and training starts afresh."""
     if not path.exists():
         return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt file
-        raise CheckpointError(f"corrupt checkpoint {path}: {e}; delete it to start the run afresh") from e
-    if state.get("fingerprint") != spec.fingerprint():
-        raise CheckpointError(
-            f"{path} belongs to a different configuration (fingerprint {state.get('fingerprint')} ≠ "
-            f"{spec.fingerprint()}); not resuming it silently: delete it to start afresh"
-        )
-    return state
+    state = load_checkpoint(path)
+    if state.get("fingerprint") == fingerprint:
+        return state
+    aside = path.with_name(f"state.{state.get('fingerprint', 'unknown')}.pt")
+    os.replace(path, aside)
+    tqdm.write(f"{path} is of other settings or inputs (fingerprint {state.get('fingerprint')} ≠ {fingerprint}): "
+               f"moved aside to {aside.name}, training from scratch")
+    return None
 
 
-def _epoch(model, layer, data: SplitData, spec: RunSpec, lam, opt, epoch, device, flag) -> dict:
-    model.train()
+def _epoch(steps: Steps, n: int, spec: RunSpec, lam: float, epoch: int, flag: dict) -> dict:
+    steps.model.train()
     gen = torch.Generator().manual_seed(spec.seed * 100_003 + epoch)
-    order = torch.randperm(len(data), generator=gen)
-    kinds = kinds_for(spec.task).to(device)
-    totals = torch.zeros(4, device=device)  # loss, ce, att (each × n), correct
-    fractions = []
-    amp = device.type == "cuda"
-    bar = tqdm(order.split(spec.train.batch_size), desc=f"epoch {epoch}", unit="batch", leave=False, disable=None)
-    for idx in bar:
+    order = torch.randperm(n, generator=gen)
+    for idx in tqdm(steps.epoch_order(order), desc=f"epoch {epoch}", unit="batch", leave=False, disable=None):
         if flag["stop"]:
             raise Preempted
-        x = normalize(data.images[idx].to(device, non_blocking=True))
-        if amp:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if spec.attention.mode == "rrr" and lam < 1:
-            x.requires_grad_(True)
-        y = data.labels[idx].to(device, non_blocking=True)
-        boxes = data.boxes[idx].to(device, non_blocking=True)
-        lung_masks = data.lung_masks[idx].to(device, non_blocking=True) if spec.attention.region == "mask" else None
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp), capture(layer) as seen:
-            logits = model(x)
-        parts = objective(logits.float(), seen[-1] if lam < 1 else None, y,
-                          lambda labels: target_regions(spec.attention.region, boxes, kinds[labels], x.shape[-1],
-                                                        lung_masks),
-                          lam, spec.thresh, spec.attention, inputs=x)
-        opt.zero_grad(set_to_none=True)
-        parts.loss.backward()
-        opt.step()
-        n = len(idx)
-        totals += torch.stack([parts.loss.detach() * n, parts.ce * n, parts.att.to(device) * n,
-                               (logits.argmax(1) == y).sum().float()])
-        fractions.append(parts.in_region.detach())
-    loss, ce, att, correct = (totals / len(data)).tolist()
-    frac = torch.cat(fractions).float().cpu().numpy()
-    return {"loss": loss, "ce": ce, "att": att, "acc": correct,
-            "cam_in_region": float(np.nanmean(frac)) if np.isfinite(frac).any() else float("nan")}
+        steps(idx, lam)
+    return steps.read(n)
 
 
 @torch.no_grad()
-def predict_proba(model, data: SplitData, device, batch: int = 64) -> np.ndarray:
+def predict_proba(model, data: SplitData, device, batch: int = 64, static: bool | None = None) -> np.ndarray:
+    """Class probabilities of a split, read to the host once. ``static`` (default: on CUDA) pads
+    the last batch to full size, so every forward has one shape (cuDNN plans are reused)."""
     model.eval()
-    out = []
-    for i in range(0, len(data), batch):
-        x = normalize(data.images[i : i + batch].to(device))
+    static = device.type == "cuda" if static is None else static
+    n, out = len(data), []
+    for i in range(0, n, batch):
+        idx = torch.arange(i, i + batch if static else min(i + batch, n), device=data.images.device).clamp_(max=n - 1)
+        x = normalize(data.images[idx].to(device))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out.append(F.softmax(model(x).float(), dim=1).cpu())
-    return torch.cat(out).numpy()
+            out.append(F.softmax(model(x).float(), dim=1)[: n - i])
+    return torch.cat(out).cpu().numpy()
 
 
 def _val(model, data: SplitData, device) -> tuple[float, float]:
     p = predict_proba(model, data, device)
-    y = data.labels.numpy()
+    y = data.labels.cpu().numpy()
     loss = float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean())
     return loss, float((p.argmax(1) == y).mean())
 
@@ -167,27 +157,33 @@ def build_model(spec: RunSpec, device):
     return model, layer
 
 
-def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path) -> pd.DataFrame:
+def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, inputs: dict[str, str]) -> pd.DataFrame:
     """Train and write ``model.pt`` (best val accuracy) and ``history.csv`` into ``out``.
 
-    ``out/state.pt`` holds the resumable state after every epoch.
+    ``out/state.pt`` holds the resumable state after every epoch, until the run finishes;
+    ``inputs`` is the identity of the data (``data.input_identity``), part of the fingerprint.
     """
     with gpu_slot(spec.train.device) as device:
         tqdm.write(f"device {device}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}")
-        return _train(spec, train_data, val_data, out, device)
+        return _train(spec, train_data, val_data, out, device, spec.fingerprint(inputs))
 
 
-def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, device: torch.device) -> pd.DataFrame:
+def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, device: torch.device,
+           fingerprint: str) -> pd.DataFrame:
     torch.set_num_threads(spec.train.threads)
     torch.manual_seed(spec.seed)
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
     torch.backends.cudnn.benchmark = device.type == "cuda"
     model, layer = build_model(spec, device)
-    opt = torch.optim.Adam(model.parameters(), lr=spec.train.lr, fused=device.type == "cuda")
+    graph = device.type == "cuda" and spec.train.cuda_graph and fits_on(train_data, device) and fits_on(val_data, device)
+    if graph:
+        train_data, val_data = resident(train_data, device), resident(val_data, device)
+    tqdm.write(f"training step: {'CUDA graph, data resident on the GPU' if graph else 'eager'}")
+    opt = optimizer(model.parameters(), spec.train.lr, device, graph)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=spec.train.lr_factor,
                                                        patience=spec.train.lr_patience, min_lr=spec.train.min_lr)
     state_path = out / "state.pt"
-    state = _load_state(state_path, spec)
+    state = _unfinished_state(state_path, fingerprint)
     history, best, since_best, start = [], {"acc": -1.0, "epoch": -1, "weights": None}, 0, 0
     if state:
         model.load_state_dict(state["model"])
@@ -197,15 +193,17 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
         torch.set_rng_state(state["rng"])
         tqdm.write(f"resuming {out} from epoch {start}")
     flag = _install_sigterm()
+    steps = Steps(model, layer, opt, StepSettings(spec.task, spec.thresh, spec.train.batch_size, spec.attention, graph),
+                  train_data, device)
     for epoch in range(start, spec.train.epochs):
         if since_best >= spec.train.early_stop:
             break
         lam = 1.0 if epoch < spec.train.warmup_epochs else lambda_at(spec.lam, epoch)
         tic = time.time()
-        row = _epoch(model, layer, train_data, spec, lam, opt, epoch, device, flag)
+        row = _epoch(steps, len(train_data), spec, lam, epoch, flag)
         val_loss, val_acc = _val(model, val_data, device)
         sched.step(val_loss)
-        row.update(epoch=epoch, val_loss=val_loss, val_acc=val_acc, lr=opt.param_groups[0]["lr"], lam=lam,
+        row.update(epoch=epoch, val_loss=val_loss, val_acc=val_acc, lr=float(opt.param_groups[0]["lr"]), lam=lam,
                    seconds=time.time() - tic, images_per_s=len(train_data) / (time.time() - tic))
         history.append(row)
         if val_acc > best["acc"]:
@@ -215,15 +213,14 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
             since_best += 1
         tqdm.write(f"epoch {epoch}: loss {row['loss']:.4f} (ce {row['ce']:.4f}, att {row['att']:.4f}) "
                    f"acc {row['acc']:.3f} val_acc {val_acc:.3f} λ {lam:.3f} {row['images_per_s']:.0f} img/s")
-        with atomic_path(state_path) as tmp:
-            torch.save({"fingerprint": spec.fingerprint(), "epoch": epoch, "model": model.state_dict(),
-                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "history": history,
-                        "best": best, "since_best": since_best, "rng": torch.get_rng_state()}, tmp)
-    with atomic_path(out / "model.pt") as tmp:
-        torch.save({"state_dict": best["weights"], "spec": asdict(spec), "best_epoch": best["epoch"],
-                    "fingerprint": spec.fingerprint()}, tmp)
+        save_torch({"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "history": history,
+                    "best": best, "since_best": since_best, "rng": torch.get_rng_state()}, state_path)
+    save_torch({"state_dict": best["weights"], "spec": asdict(spec), "best_epoch": best["epoch"],
+                "fingerprint": fingerprint}, out / "model.pt")
     hist = pd.DataFrame(history)
     atomic_write_text(out / "history.csv", hist.to_csv(index=False))
+    state_path.unlink(missing_ok=True)  # finished: a rerun trains afresh, never "resumes" a done run
     return hist
 
 

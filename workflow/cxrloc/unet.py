@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .imagecache import ImageCache, load_gray
-from .io import atomic_path, atomic_write_json
+from .errors import CxrlocError
+from .io import array_digest, atomic_path, save_torch
 from .lungs import FLAGS, flags, keep_two_largest, lung_box
 
 
@@ -82,8 +83,7 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
             opt.step()
     pred = predict(model, xt[test], device)
     dice, iou = dice_iou(pred, yt[test])
-    with atomic_path(out) as tmp:
-        torch.save({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size}, tmp)
+    save_torch({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size}, out)
     return {"dice": dice, "iou": iou, "train_images": len(train), "held_out_images": len(test),
             "seconds": time.time() - start, "encoder": cfg.encoder, "image_size": cfg.image_size}
 
@@ -126,9 +126,10 @@ def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.devic
             masks[i + j] = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(mask_size,) * 2, mode="nearest")[0, 0].numpy()
     seconds = time.time() - start
     names = cache.index.index.to_numpy().astype(str)
+    arrays = {"image": names, "box": boxes, "mask": masks, "flags": flagged, "flag_names": np.array(FLAGS)}
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, image=names, box=boxes, mask=masks, flags=flagged, flag_names=np.array(FLAGS))
+            np.savez_compressed(f, digest=np.array(array_digest(arrays)), **arrays)
     counts = {f: int(flagged[:, k].sum()) for k, f in enumerate(FLAGS)}
     return {"images": n, "seconds": seconds, "images_per_s": n / max(seconds, 1e-9), "flags": counts}
 
@@ -146,13 +147,16 @@ class LungCache:
 
     boxes: pd.DataFrame
     masks: np.ndarray
+    digest: str  # of the arrays, recorded when the cache was written
 
     @classmethod
     def read(cls, path: Path) -> "LungCache":
         z = np.load(path, allow_pickle=False)
+        if "digest" not in z:
+            raise CxrlocError(f"{path} has no digest: it was written by an older cxrloc; rerun precache-masks")
         boxes = pd.DataFrame(z["box"], index=z["image"], columns=["x", "y", "w", "h"])
         flags_df = pd.DataFrame(z["flags"], index=z["image"], columns=[str(f) for f in z["flag_names"]])
-        return cls(boxes.join(flags_df), z["mask"])
+        return cls(boxes.join(flags_df), z["mask"], str(z["digest"]))
 
     def mask_tensor(self, names) -> torch.Tensor:
         return torch.from_numpy(self.masks[self.boxes.index.get_indexer(list(names))])

@@ -11,7 +11,7 @@ from cxrloc.train import lam_token
 
 DS = config["dataset"]
 RES = config.get("resources", {})
-GPU = RES["gpu"] if RES.get("gpu") is not None else int(config["device"].startswith("cuda"))
+GPU = int(config["device"].startswith("cuda"))  # one device key: where jobs run decides what they ask for
 ENV = "../../envs/cxrloc.yaml"
 OUT = f"results/{DS}"
 
@@ -49,8 +49,15 @@ def run_dir(**wc):
 
 
 def settings(*sections):
-    """The named config sections as a shell-quoted JSON argument (and a rerun trigger as params)."""
-    return shlex.quote(json.dumps({s: config.get(s) for s in sections}, sort_keys=True))
+    """The named config sections as one JSON argument (and a rerun trigger as params); shell
+    commands quote it with ``:q``, as every path and config value."""
+    return json.dumps({s: config.get(s) for s in sections}, sort_keys=True)
+
+
+def option(flag, value):
+    """`` --flag 'value' …`` with every value shell-quoted; nothing when there is no value."""
+    values = [v for v in (value if isinstance(value, (list, tuple)) else [value]) if v]
+    return f" {flag} {' '.join(shlex.quote(str(v)) for v in values)}" if values else ""
 
 
 def lambda_objectives():

@@ -20,6 +20,14 @@ NIH_ARCHIVES = [
     "l6nilvfa9cg3s28tqv1qc1olm3gnz54p", "hhq8fkdgvcari67vfhs7ppg2w6ni4jze", "ioqwiy20ihqwyr8pf4c24eazhh281pbu",
 ]
 
+
+
+def expected_archive(name):
+    """`` --size N --sha256 H`` of an archive, from ``source.archives`` (what is known of it)."""
+    known = SOURCE.get("archives", {}).get(name, {})
+    return option("--size", known.get("size")) + option("--sha256", known.get("sha256"))
+
+
 if SOURCE["kind"] == "synthetic":
 
     rule synthesize:
@@ -42,7 +50,7 @@ if SOURCE["kind"] == "synthetic":
             mem_mb=2000,
             runtime=30,
         shell:
-            "cxrloc synthesize --settings {params.settings} --out {params.raw} > {log} 2>&1"
+            "cxrloc synthesize --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
 
 elif SOURCE["kind"] == "nih":
 
@@ -56,6 +64,8 @@ elif SOURCE["kind"] == "nih":
             temp(f"{RAW}/archives/images_{{i}}.tar.gz"),
         params:
             url=lambda w: f"https://nihcc.box.com/shared/static/{NIH_ARCHIVES[int(w.i) - 1]}.gz",
+            expected=lambda w: expected_archive(f"images_{w.i}.tar.gz"),
+            manifest=f"{RAW}/archives/SHA256SUMS",
         conda:
             ENV
         log:
@@ -66,7 +76,8 @@ elif SOURCE["kind"] == "nih":
             runtime=240,
         retries: 2
         shell:
-            "cxrloc download --url {params.url} --out {output} > {log} 2>&1"
+            "cxrloc download --url {params.url:q} --out {output:q}{params.expected} --manifest {params.manifest:q}"
+            " > {log:q} 2>&1"
 
     rule nih_file:
         output:
@@ -82,7 +93,7 @@ elif SOURCE["kind"] == "nih":
             mem_mb=1000,
             runtime=5,
         shell:
-            "cxrloc nih-file --name {wildcards.name} --out {output} > {log} 2>&1"
+            "cxrloc nih-file --name {wildcards.name:q} --out {output:q} > {log:q} 2>&1"
 
     rule extract_images:
         input:
@@ -98,7 +109,7 @@ elif SOURCE["kind"] == "nih":
             mem_mb=1000,
             runtime=120,
         shell:
-            "cxrloc extract --archives {input} --out {output} --expect 112120 > {log} 2>&1"
+            "cxrloc extract --archives {input:q} --out {output:q} --expect 112120 > {log:q} 2>&1"
 
 
 if SOURCE["kind"] == "imagefolder":
@@ -118,7 +129,7 @@ if SOURCE["kind"] == "imagefolder":
             mem_mb=1000,
             runtime=10,
         shell:
-            "cxrloc index-imagefolder --root {input} --task {wildcards.task} --out {output.splits} > {log} 2>&1"
+            "cxrloc index-imagefolder --root {input:q} --task {wildcards.task:q} --out {output.splits:q} > {log:q} 2>&1"
 
 else:
 
@@ -133,8 +144,8 @@ else:
             locset=locset(),
         params:
             seed=config.get("split_seed", 0),
-            test_list=lambda w, input: f"--test-list {input.test_list}" if input.test_list else "",
-            bboxes=lambda w, input: f" --bboxes {input.bboxes}" if input.bboxes else "",
+            test_list=lambda w, input: option("--test-list", input.test_list),
+            bboxes=lambda w, input: option("--bboxes", input.bboxes),
         conda:
             ENV
         log:
@@ -144,8 +155,8 @@ else:
             mem_mb=2000,
             runtime=10,
         shell:
-            "cxrloc prepare-splits --metadata {input.metadata} --task {wildcards.task} --seed {params.seed}"
-            " {params.test_list}{params.bboxes} --out {output.splits} > {log} 2>&1"
+            "cxrloc prepare-splits --metadata {input.metadata:q} --task {wildcards.task:q} --seed {params.seed}"
+            "{params.test_list}{params.bboxes} --out {output.splits:q} > {log:q} 2>&1"
 
 
 rule cache_images:
@@ -157,10 +168,11 @@ rule cache_images:
     output:
         images=f"{OUT}/cache/images.npy",
         index=f"{OUT}/cache/index.csv",
+        digest=f"{OUT}/cache/SHA256SUMS",
     params:
         out=f"{OUT}/cache",
         size=config["image_size"],
-        lesions=lambda w, input: f"--lesions {input.lesions}" if input.lesions else "",
+        lesions=lambda w, input: option("--lesions", input.lesions),
         skip=" --skip-missing" if SOURCE.get("skip_missing_images") else "",
     conda:
         ENV
@@ -171,5 +183,5 @@ rule cache_images:
         mem_mb=4000,
         runtime=120,
     shell:
-        "cxrloc cache-images --splits {input.splits} --extra {input.locsets} --images {input.images} --size {params.size}"
-        " {params.lesions}{params.skip} --threads {threads} --out {params.out} > {log} 2>&1"
+        "cxrloc cache-images --splits {input.splits:q} --extra {input.locsets:q} --images {input.images:q}"
+        " --size {params.size}{params.lesions}{params.skip} --threads {threads} --out {params.out:q} > {log:q} 2>&1"

@@ -18,6 +18,7 @@ if SOURCE["kind"] != "synthetic" and not UNET_CFG.get("images"):
         params:
             url="https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip",
             zip="data/lungsets/NLM-MontgomeryCXRSet.zip",
+            manifest="data/lungsets/SHA256SUMS",
         conda:
             ENV
         log:
@@ -27,8 +28,8 @@ if SOURCE["kind"] != "synthetic" and not UNET_CFG.get("images"):
             mem_mb=2000,
             runtime=60,
         shell:
-            "(cxrloc download --url {params.url} --out {params.zip}"
-            " && cxrloc montgomery --zip {params.zip} --out {LUNGSET}) > {log} 2>&1"
+            "(cxrloc download --url {params.url:q} --out {params.zip:q} --manifest {params.manifest:q}"
+            " && cxrloc montgomery --zip {params.zip:q} --out {LUNGSET:q}) > {log:q} 2>&1"
 
 
 if not UNET_CFG.get("checkpoint"):
@@ -42,6 +43,7 @@ if not UNET_CFG.get("checkpoint"):
             report=f"{OUT}/unet/report.json",
         params:
             settings=settings("unet"),
+            device=config["device"],
         conda:
             ENV
         log:
@@ -52,8 +54,8 @@ if not UNET_CFG.get("checkpoint"):
             mem_mb=8000,
             runtime=60,
         shell:
-            "cxrloc train-unet --images {input.images} --masks {input.masks} --settings {params.settings}"
-            " --device {config[device]} --threads {threads} --out {output.unet} --report {output.report} > {log} 2>&1"
+            "cxrloc train-unet --images {input.images:q} --masks {input.masks:q} --settings {params.settings:q}"
+            " --device {params.device:q} --threads {threads} --out {output.unet:q} --report {output.report:q} > {log:q} 2>&1"
 
 
 rule precache_masks:
@@ -69,6 +71,7 @@ rule precache_masks:
     params:
         cache=f"{OUT}/cache",
         postprocess=" --postprocess" if UNET_CFG.get("postprocess") else "",
+        device=config["device"],
     conda:
         ENV
     log:
@@ -79,6 +82,6 @@ rule precache_masks:
         mem_mb=8000,
         runtime=60,
     shell:
-        "cxrloc precache-masks --unet {input.unet} --cache {params.cache} --device {config[device]}{params.postprocess}"
-        " --threads {threads}"
-        " --out {output.lungs} --report {output.report} --figure {output.figure} --table {output.table} > {log} 2>&1"
+        "cxrloc precache-masks --unet {input.unet:q} --cache {params.cache:q} --device {params.device:q}"
+        "{params.postprocess} --threads {threads} --out {output.lungs:q} --report {output.report:q}"
+        " --figure {output.figure:q} --table {output.table:q} > {log:q} 2>&1"

@@ -30,9 +30,8 @@ rule aggregate:
         mem_mb=2000,
         runtime=10,
     shell:
-        "cxrloc aggregate --dataset {DS} --runs {input.runs} --histories {input.histories} --out {params.out}"
-        " --cache {params.cache} --lungs {input.lungs}"
-        " > {log} 2>&1"
+        "cxrloc aggregate --dataset {DS:q} --runs {input.runs:q} --histories {input.histories:q} --out {params.out:q}"
+        " --cache {params.cache:q} --lungs {input.lungs:q} > {log:q} 2>&1"
 
 
 rule appendix_pdf:
@@ -51,4 +50,4 @@ rule appendix_pdf:
         mem_mb=2000,
         runtime=10,
     shell:
-        "cd {params.out} && latexmk -xelatex -interaction=nonstopmode appendix.tex > ../../../{log} 2>&1"
+        "log=$(realpath {log:q}) && cd {params.out:q} && latexmk -xelatex -interaction=nonstopmode appendix.tex > \"$log\" 2>&1"

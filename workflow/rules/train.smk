@@ -5,12 +5,13 @@ rule train:
     input:
         splits=f"{OUT}/splits/{{task}}.csv",
         images=f"{OUT}/cache/images.npy",
+        digest=f"{OUT}/cache/SHA256SUMS",
         lungs=f"{OUT}/masks/lungs.npz",
     output:
         model=f"{run_dir()}/model.pt",
         history=f"{run_dir()}/history.csv",
     params:
-        settings=settings("train", "attention", "weights"),
+        settings=settings("train", "attention", "weights", "device"),
         cache=f"{OUT}/cache",
         out=run_dir(),
     conda:
@@ -25,10 +26,10 @@ rule train:
         runtime=lambda wc: train_runtime(RES.get("train_runtime", 120), wc.backbone, config["image_size"],
                                          config["train"]["epochs"]),
     shell:
-        "cxrloc train --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
-        " --thresh {wildcards.thresh} --seed {wildcards.seed} --objective {wildcards.objective} --splits {input.splits}"
-        " --cache {params.cache} --lungs {input.lungs} --threads {threads} --settings {params.settings}"
-        " --out {params.out} > {log} 2>&1"
+        "cxrloc train --dataset {DS:q} --task {wildcards.task:q} --backbone {wildcards.backbone:q}"
+        " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
+        " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
+        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -36,6 +37,7 @@ rule evaluate:
         model=f"{run_dir()}/model.pt",
         splits=f"{OUT}/splits/{{task}}.csv",
         images=f"{OUT}/cache/images.npy",
+        digest=f"{OUT}/cache/SHA256SUMS",
         lungs=f"{OUT}/masks/lungs.npz",
         locset=locset(),
         markers=MARKERS or [],
@@ -43,11 +45,11 @@ rule evaluate:
         metrics=f"{run_dir()}/metrics.json",
         cams=f"{run_dir()}/cams.npz",
     params:
-        settings=settings("train", "attention", "weights"),
+        settings=settings("train", "attention", "weights", "device"),
         cache=f"{OUT}/cache",
         bootstrap=config.get("evaluate", {}).get("bootstrap", 200),
-        locset=lambda w, input: f" --localization {input.locset}" if input.locset else "",
-        markers=lambda w, input: f" --markers {input.markers}" if input.markers else "",
+        locset=lambda w, input: option("--localization", input.locset),
+        markers=lambda w, input: option("--markers", input.markers),
     conda:
         ENV
     log:
@@ -58,7 +60,8 @@ rule evaluate:
         mem_mb=8000,
         runtime=30,
     shell:
-        "cxrloc evaluate --dataset {DS} --task {wildcards.task} --backbone {wildcards.backbone} --lamda {wildcards.lam}"
-        " --thresh {wildcards.thresh} --seed {wildcards.seed} --objective {wildcards.objective} --splits {input.splits}"
-        " --cache {params.cache} --lungs {input.lungs} --threads {threads} --settings {params.settings} --model {input.model}"
-        " --bootstrap {params.bootstrap}{params.locset}{params.markers} --out {output.metrics} > {log} 2>&1"
+        "cxrloc evaluate --dataset {DS:q} --task {wildcards.task:q} --backbone {wildcards.backbone:q}"
+        " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
+        " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
+        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --model {input.model:q}"
+        " --bootstrap {params.bootstrap}{params.locset}{params.markers} --out {output.metrics:q} > {log:q} 2>&1"

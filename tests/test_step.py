@@ -1,0 +1,71 @@
+"""The training step's batching on the CPU: epoch totals weigh every sample once (a last
+partial batch included), a device-scalar λ (as a CUDA graph holds it) gives the float's
+loss, and padded evaluation batches change no prediction."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cxrloc import models
+from cxrloc.attention import AttentionConfig, objective
+from cxrloc.cam import capture
+from cxrloc.data import SplitData, normalize
+from cxrloc.regions import box_regions
+from cxrloc.step import StepSettings, Steps, optimizer
+from cxrloc.train import predict_proba
+
+SIZE = 32
+
+
+def split(n=13, seed=0) -> SplitData:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, SIZE, SIZE), dtype=torch.uint8, generator=g)
+    return SplitData([f"{i}" for i in range(n)], images, torch.arange(n) % 2, torch.tensor([[4, 4, 24, 24]] * n),
+                     torch.ones(n, 8, 8, dtype=torch.uint8), None)
+
+
+def test_epoch_totals_weigh_every_sample_once_with_a_partial_last_batch():
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2)
+    model.eval()  # batch statistics aside: the epoch mean must equal the all-sample mean
+    data = split(13)
+    steps = Steps(model, layer, optimizer(model.parameters(), 0.0, torch.device("cpu"), False),
+                  StepSettings("ne", 0.5, 5, AttentionConfig(), use_graph=True), data, torch.device("cpu"))
+    batches = steps.epoch_order(torch.arange(13))
+    assert [len(b) for b in batches] == [5, 5, 3]
+    for idx in batches[-1:]:  # a partial batch never replays a graph: it runs eagerly, also here without CUDA
+        steps(idx, 1.0)
+    for idx in batches[:-1]:
+        steps._eager(idx, 1.0)
+    got = steps.read(13)
+    with torch.no_grad():
+        want = F.cross_entropy(model(normalize(data.images)), data.labels).item()
+    assert abs(got["ce"] - want) < 1e-5 and abs(got["loss"] - want) < 1e-5 and got["att"] == 0
+    assert np.isnan(got["cam_in_region"]), "λ = 1 computes no map"
+    assert steps.read(13)["ce"] == 0, "read() resets the totals for the next epoch"
+
+
+def test_a_device_scalar_lambda_gives_the_float_lambdas_loss():
+    torch.manual_seed(0)
+    model, layer = models.create("resnet18", 2)
+    data = split(8)
+    x = normalize(data.images)
+    kinds = torch.tensor([0, 1])
+    losses = []
+    for lam in (0.3, torch.tensor(0.3)):
+        with capture(layer) as seen:
+            logits = model(x)
+        parts = objective(logits, seen[-1], data.labels, lambda y: box_regions(data.boxes, kinds[y], SIZE), lam, 0.5,
+                          AttentionConfig())
+        losses.append(parts.loss.item())
+    assert abs(losses[0] - losses[1]) < 1e-6
+
+
+def test_padded_evaluation_batches_change_no_prediction():
+    torch.manual_seed(0)
+    model, _ = models.create("resnet18", 2)
+    data = split(13)
+    exact = predict_proba(model, data, torch.device("cpu"), batch=5, static=False)
+    padded = predict_proba(model, data, torch.device("cpu"), batch=5, static=True)
+    assert exact.shape == padded.shape == (13, 2)
+    assert np.abs(exact - padded).max() < 1e-5
