@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .attention import objective
+from .attention import AttentionConfig, objective
 from .cam import capture
 from .data import SplitData, normalize
 from .regions import kinds_for, target_regions
@@ -31,8 +31,8 @@ class StepSettings:
     task: str
     thresh: float
     batch_size: int
-    attention: object  # AttentionConfig
-    use_graph: bool
+    attention: AttentionConfig
+    use_graph: bool  # replay full batches as CUDA graphs (the split must be resident on the GPU)
 
 
 def fits_on(data: SplitData, device: torch.device) -> bool:
