@@ -50,7 +50,8 @@ def _verify(path: Path, url: str, sha256: str | None, size: int | None, manifest
     if not (sha256 or manifest):
         return None
     digest = sha256sum(path)
-    for expected, where in ((sha256, "the expected value"), (recorded, f"{manifest.path if manifest else ''} (its first download; delete that line if the source changed on purpose)")):
+    first = f"{manifest.path if manifest else ''} (its first download; delete that line if the source changed on purpose)"
+    for expected, where in ((sha256, "the expected value"), (recorded, first)):
         if expected and digest != expected:
             raise DownloadError(f"{path} from {url}: checksum mismatch: sha256 {digest}, {where} says {expected}")
     return digest
