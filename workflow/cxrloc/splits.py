@@ -10,7 +10,6 @@ the training distribution (for the synthetic set: the confounder present, as in 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
