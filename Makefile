@@ -5,12 +5,12 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test test-slurm report bench dryrun-nih clean
+.PHONY: demo test lint test-slurm report bench dryrun-nih clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,slurm]'
+	$(PY) -m pip install -q -e '.[test,slurm,lint,storage]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +19,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q --durations=10
+
+# The workflow under `snakemake --lint` (default, NIH and shortcut configs), snakefmt and ruff.
+lint: $(STAMP)
+	for c in config/config.yaml config/nih.yaml config/shortcut.yaml; do \
+	  $(VENV)/bin/snakemake --lint -n --configfile $$c > .lint.log 2>&1; \
+	  if grep -q '^Lints for' .lint.log; then cat .lint.log; rm -f .lint.log; exit 1; fi; \
+	done; rm -f .lint.log
+	$(VENV)/bin/snakefmt --check Snakefile workflow
+	$(VENV)/bin/ruff check workflow tests bench
 
 test-slurm: $(STAMP)
 	tests/slurm/cluster.sh install

@@ -22,14 +22,13 @@ import numpy as np
 import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
-from pytorch_grad_cam import GradCAM
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-
 from cxrloc.attention import AttentionConfig, objective
 from cxrloc.cam import capture
 from cxrloc.lungs import lung_box
 from cxrloc.models import create
 from cxrloc.regions import box_regions
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 
 def sync(device):
@@ -118,7 +117,8 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {a.threads} threads"
+    cpu = f"{platform.processor() or platform.machine()}, {a.threads} threads"
+    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu
     rows = [bench(b, a.size, a.batch, a.repeats, device) for b in a.backbones]
     print(f"\nattention step, {a.size} px, batch {a.batch}, median of {a.repeats} interleaved repeats on {machine}\n")
     print("| backbone | cross-entropy s | ours (soft) s | original s | ours / CE | original / ours |")

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-
 from cxrloc.imagecache import build_cache, load_gray
 from cxrloc.synthetic import draw
+from PIL import Image
 
 
 def write_pngs(folder: Path, n: int, source: int) -> list[str]:

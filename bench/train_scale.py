@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from cxrloc.attention import ADAPTIVE, AttentionConfig
+from cxrloc.config import AttentionConfig
 from cxrloc.data import SplitData
+from cxrloc.schedule import ADAPTIVE
+from cxrloc.step import WARMUP, Steps, StepSettings, optimizer, resident
 from cxrloc.synthetic import draw
-from cxrloc.step import WARMUP, StepSettings, Steps, optimizer, resident
 from cxrloc.train import RunSpec, TrainConfig, build_model, train
 
 

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import torch
-
 from cxrloc import attention, cam, models
-from cxrloc.attention import AttentionConfig, attention_term, lambda_at, objective
-from cxrloc.train import lam_token, parse_lam
+from cxrloc.attention import attention_term, objective
+from cxrloc.config import AttentionConfig
 from cxrloc.regions import box_regions
 
 SIZE = 64
@@ -26,13 +25,6 @@ def loss_of(model, layer, x, y, boxes, lam, cfg, thresh=0.5):
         logits = model(x)
     regions = lambda labels: box_regions(boxes, torch.tensor([0, 1])[labels], SIZE)  # noqa: E731
     return objective(logits, seen[-1], y, regions, lam, thresh, cfg, inputs=x)
-
-
-def test_adaptive_lambda_schedule():
-    assert lambda_at("adaptive", 0) == 1.0
-    assert lambda_at("adaptive", 10) == pytest.approx(0.77)
-    assert lambda_at("adaptive", 99) == 0.2
-    assert lambda_at(0.25, 7) == 0.25
 
 
 def test_soft_loss_has_finite_nonzero_parameter_gradients():
@@ -76,7 +68,7 @@ def test_published_mode_gives_zero_gradient_from_the_attention_term():
 
 
 def original_formula(cam_map: np.ndarray, box, label: int, thresh: float) -> float:
-    """METHOD.md §6 evaluated per sample, as the original did it in numpy (lower half: effusion)."""
+    """docs/method.md §6 evaluated per sample, as the original did it in numpy (lower half: effusion)."""
     x, y, w, h = box
     region = cam_map[int(y + h / 2) : y + h, x : x + w]
     ratio = (region > thresh).sum() / region.size
@@ -156,8 +148,3 @@ def test_the_signed_objective_judges_negatives_too():
     assert parts.att > 0
     assert loss_of(model, layer, x, negatives, boxes, 0.5, AttentionConfig(mode="energy")).att == 0
 
-
-@pytest.mark.parametrize("lam,warmup,token", [(0.5, 0, "0.5"), (0.5, 2, "0.5w2"), ("adaptive", 3, "1aw3"), (1, 0, "1")])
-def test_run_name_tokens_carry_lambda_and_warm_up(lam, warmup, token):
-    assert lam_token(lam, warmup) == token
-    assert parse_lam(token) == (lam, warmup)

@@ -5,7 +5,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from cxrloc.download import DownloadError, fetch
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB

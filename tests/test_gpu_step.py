@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score
-
 from cxrloc import models
 from cxrloc.attention import AttentionConfig
 from cxrloc.data import SplitData
-from cxrloc.step import StepSettings, Steps, optimizer, resident
+from cxrloc.step import Steps, StepSettings, optimizer, resident
 from cxrloc.train import RunSpec, TrainConfig, predict_proba, train
+from sklearn.metrics import roc_auc_score
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 SIZE = 64

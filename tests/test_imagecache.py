@@ -3,9 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
-
 from cxrloc.imagecache import ImageError, build_cache
+from PIL import Image
 
 from .conftest import ROOT
 
@@ -110,7 +109,6 @@ def test_a_full_disk_while_caching_names_the_file_and_leaves_nothing(pngs, small
 
 def test_a_full_disk_while_saving_a_checkpoint_names_the_file(small_disk):
     import torch
-
     from cxrloc.io import WriteError, save_torch
 
     with pytest.raises(WriteError, match=rf"cannot write {small_disk}/model\.pt: .*MiB free"):
@@ -126,8 +124,8 @@ def test_real_radiographs_go_through_the_cache_and_the_lung_stage(study, tmp_pat
     """218 real films of every size (150–512 px, any aspect), with their human-drawn lung masks;
     also as RGBA and 16-bit copies, which must cache as the same image."""
     from cxrloc.imagecache import ImageCache
+    from cxrloc.lungcache import LungCache
     from cxrloc.lungs import lung_box
-    from cxrloc.unet import LungCache
 
     from .workflow import OUT, cxrloc
 

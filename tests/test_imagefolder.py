@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from cxrloc.imagefolder import LayoutError, index_imagefolder
+from PIL import Image
 
 
 def make(root, splits=("train", "val", "test"), classes=("0NoFinding", "1Effusion"), per=2):

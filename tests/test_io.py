@@ -1,7 +1,6 @@
 """Atomic writes: nothing half-written after a failure, and files others can read."""
 
 import pytest
-
 from cxrloc.io import atomic_dir, atomic_path, atomic_write_text
 
 

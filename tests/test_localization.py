@@ -3,7 +3,6 @@
 import pandas as pd
 import pytest
 import torch
-
 from cxrloc.localization import best_threshold, pointing_game, scores, tolerance_px
 from cxrloc.locset import box_masks, localization_set, read_bboxes
 from cxrloc.splits import SplitConfig, prepare_splits, report

@@ -4,10 +4,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from cxrloc.lungs import flags, keep_two_largest, lung_box
 from cxrloc.regions import KINDS, box_regions
+from PIL import Image
 
 CACHE = 224
 

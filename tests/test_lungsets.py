@@ -3,9 +3,8 @@
 import zipfile
 
 import numpy as np
-from PIL import Image
-
 from cxrloc.lungsets import montgomery
+from PIL import Image
 
 
 def png_bytes(array, path):

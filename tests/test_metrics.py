@@ -1,8 +1,7 @@
-"""Metrics of METHOD.md §8 and their bootstrap intervals."""
+"""Metrics of docs/method.md §8 and their bootstrap intervals."""
 
 import numpy as np
 import pytest
-
 from cxrloc.metrics import bootstrap_ci, discriminant_power, point_metrics
 from cxrloc.tables import reference_data
 

@@ -4,16 +4,16 @@ import time
 
 import pytest
 import torch
+from cxrloc import backbones, models
+from cxrloc.cam import capture, grad_cam
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from cxrloc import models
-from cxrloc.cam import capture, grad_cam
-
-SIZE = {"pvt_v2_b2_li": 64, "vgg16.tv_in1k": 64, "resnet50.tv_in1k": 64, "pvt_v2_b0": 64, "resnet18": 64, "vgg11": 64, "resnet_tiny": 64}
+SIZE = {"pvt_v2_b2_li": 64, "vgg16.tv_in1k": 64, "resnet50.tv_in1k": 64, "pvt_v2_b0": 64, "resnet18": 64, "vgg11": 64,
+        "resnet_tiny": 64}
 
 
-@pytest.fixture(scope="module", params=sorted(models.REGISTRY))
+@pytest.fixture(scope="module", params=sorted(backbones.REGISTRY))
 def backbone(request):
     torch.manual_seed(0)
     model, layer = models.create(request.param, 3)
@@ -29,7 +29,7 @@ def test_unknown_backbone_lists_the_valid_names():
 
 @pytest.mark.parametrize("alias,name", [("pvt", "pvt_v2_b2_li"), ("vgg", "vgg16.tv_in1k"), ("resnet", "resnet50.tv_in1k")])
 def test_original_cli_aliases(alias, name):
-    assert models.canonical(alias) == name
+    assert backbones.canonical(alias) == name
 
 
 def test_pretrained_without_network_fails_fast_naming_the_weights(monkeypatch, tmp_path):

@@ -3,11 +3,10 @@ how much of the CAM sits on it."""
 
 import pandas as pd
 import torch
-from torch import nn
-
 from cxrloc.data import SplitData
 from cxrloc.evaluate import shortcut_use
-from cxrloc.synthetic import marker_slices
+from cxrloc.marker import marker_slices
+from torch import nn
 
 
 class Window(nn.Module):
@@ -77,7 +76,8 @@ def test_lambda_and_warm_up_are_chosen_on_val_never_on_test():
         rows += [{"objective": "ce", "lambda": "1", "warmup": 0, "seed": seed, "val_auc": 0.9, "shifted_auc": 0.7 + 0.01 * seed},
                  {"objective": "rrr", "lambda": "0.5", "warmup": 0, "seed": seed, "val_auc": 0.95, "shifted_auc": 0.6},
                  {"objective": "rrr", "lambda": "0.5", "warmup": 2, "seed": seed, "val_auc": 0.80, "shifted_auc": 0.99}]
-    runs = pd.DataFrame(rows).assign(iid_auc=0.9, iid_accuracy=0.8, shifted_acc=0.5, pointing=0.0, cam_in_region=0.1, cam_on_marker=0.2,
+    runs = pd.DataFrame(rows).assign(iid_auc=0.9, iid_accuracy=0.8, shifted_acc=0.5, pointing=0.0, cam_in_region=0.1,
+                                     cam_on_marker=0.2,
                                      points_at_marker=0.3, flip_rate=0.4, backbone="r", cams="x")
     pick = chosen(runs)
     assert set(pick.loc[pick["objective"] == "rrr", "warmup"]) == {0}

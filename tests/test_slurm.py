@@ -2,8 +2,8 @@
 executor plugin and the workflow's slurm profile; its results must equal a local run's."""
 
 import json
-import re
 import os
+import re
 
 import pytest
 import yaml
@@ -64,5 +64,5 @@ def test_results_equal_a_local_run(slurm_run, study):
         remote = json.loads((work / OUT / "runs" / run.name / "metrics.json").read_text())
         assert remote["test"]["metrics"] == local["test"]["metrics"], run.name
         assert remote["val"]["metrics"] == local["val"]["metrics"], run.name
-    assert (work / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text() == (
-        study / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text()
+    assert (work / OUT / "tables/md/tiny_ne_t0.5_lambda.md").read_text() == (
+        study / OUT / "tables/md/tiny_ne_t0.5_lambda.md").read_text()

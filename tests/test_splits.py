@@ -1,9 +1,8 @@
-"""Split preparation on NIH's real metadata (METHOD.md §2)."""
+"""Split preparation on NIH's real metadata (docs/method.md §2)."""
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from cxrloc.metadata import MetadataError, read_metadata
 from cxrloc.splits import SplitConfig, prepare_splits, report
 from cxrloc.tasks import positives

@@ -5,13 +5,12 @@ loss, and padded evaluation batches change no prediction."""
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from cxrloc import models
 from cxrloc.attention import AttentionConfig, objective
 from cxrloc.cam import capture
 from cxrloc.data import SplitData, normalize
 from cxrloc.regions import box_regions
-from cxrloc.step import StepSettings, Steps, optimizer
+from cxrloc.step import Steps, StepSettings, optimizer
 from cxrloc.train import predict_proba
 
 SIZE = 32

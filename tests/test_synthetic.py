@@ -3,11 +3,19 @@
 import numpy as np
 import pandas as pd
 import pytest
+from cxrloc.lungs import lung_box
+from cxrloc.synthetic import (
+    FINDINGS,
+    NIH_COLUMNS,
+    Anatomy,
+    SyntheticConfig,
+    draw,
+    marker_probability,
+    metadata,
+    synthesize,
+)
 from PIL import Image
 from scipy import ndimage
-
-from cxrloc.lungs import lung_box
-from cxrloc.synthetic import FINDINGS, Anatomy, NIH_COLUMNS, SyntheticConfig, draw, marker_probability, metadata, synthesize
 
 SIZE = 128
 

@@ -4,8 +4,7 @@ import re
 
 import pandas as pd
 import pytest
-
-from cxrloc import tables
+from cxrloc import latex, tables
 
 from .conftest import SHARED
 
@@ -60,10 +59,25 @@ def test_binary_appendix_table_has_nine_rows_per_backbone():
     assert table.loc[("PVT", "Acc / Rec"), "λ = Adapt"] == "0.855"
 
 
-def test_latex_is_booktabs():
+def test_latex_is_booktabs_and_ascii():
     reference = tables.reference_data("paper_lambda_sweep.csv")
-    tex = tables.to_latex(tables.paper_lambda_table(reference, "nih", "nep"), "cap", "tab:x")
-    assert "\\toprule" in tex and "\\bottomrule" in tex and "λ = Adapt" in tex and "0.855" not in tex
+    tex = latex.to_latex(tables.paper_lambda_table(reference, "nih", "nep"), "per λ: Δ ± ∞", "tab:x")
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "0.855" not in tex
+    assert "$\\lambda$ = Adapt" in tex and "per $\\lambda$: $\\Delta$ $\\pm$ $\\infty$" in tex
+    assert tex.isascii()
+
+
+def test_latex_escapes_specials_and_refuses_unknown_symbols():
+    assert latex.text("a_b & 95% #1 −∞ – x") == r"a\_b \& 95\% \#1 $-\infty$ -- x"
+    with pytest.raises(ValueError, match="no LaTeX for 'é'"):
+        latex.text("é")
+
+
+def test_an_infinite_dp_prints_as_infinity():
+    runs = pd.DataFrame([{"backbone": "resnet18", "lambda": "1", "split": "test", "metric": "dp", "value": v, "seed": 0}
+                         for v in (float("inf"),)])
+    assert tables.cells(runs)["value"].iloc[0] == "∞"
+    assert "$\\infty$" in latex.text(tables.number(float("inf")))
 
 
 def test_mean_and_sd_over_seeds():

@@ -14,12 +14,13 @@ pytestmark = pytest.mark.workflow
 
 
 def test_tables_have_a_column_per_lambda_and_a_block_per_backbone(study):
-    md = (study / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text()
+    md = (study / OUT / "tables/md/tiny_ne_t0.5_lambda.md").read_text()
     assert "λ = 1" in md and "λ = 0.5" in md and "ResNet18" in md
-    tex = (study / OUT / "tables/tiny_ne_t0.5_lambda.tex").read_text()
-    assert "\\toprule" in tex
+    tex = (study / OUT / "tables/tex/tiny_ne_t0.5_lambda.tex").read_text()
+    assert "\\toprule" in tex and "$\\lambda$ = 0.5" in tex and tex.isascii()
     appendix = (study / OUT / "tables/appendix.tex").read_text()
-    assert "\\input{tiny_ne_t0.5_lambda.tex}" in appendix and "\\input{tiny_ne_t0.5_ce_vs_proposed.tex}" in appendix
+    assert tex in appendix and (study / OUT / "tables/tex/tiny_ne_t0.5_ce_vs_proposed.tex").read_text() in appendix
+    assert "\\input" not in appendix
     for fig in ("tiny_ne_t0.5_auc_vs_lambda.png", "tiny_ne_t0.5_roc.png", "tiny_training_curves.png",
                 "tiny_ne_t0.5_cam_overlays.png"):
         assert (study / OUT / "tables/figures" / fig).stat().st_size > 1000
@@ -27,7 +28,7 @@ def test_tables_have_a_column_per_lambda_and_a_block_per_backbone(study):
 
 
 def test_every_cell_traces_to_a_run_json(study):
-    md = (study / OUT / "tables/tiny_ne_t0.5_lambda.md").read_text()
+    md = (study / OUT / "tables/md/tiny_ne_t0.5_lambda.md").read_text()
     rows = {cells[1]: cells[2:] for cells in (
         [c.strip() for c in line.strip("|").split("|")] for line in md.splitlines() if line.startswith("| ResNet18"))}
     for col, run_name in enumerate(["la1_t0.5_s0_ce", "la0.5_t0.5_s0_soft"]):
@@ -79,7 +80,8 @@ def test_same_seed_gives_identical_metrics(study, tmp_path):
 def test_rerun_after_change_of_a_table_format_only_aggregates(study):
     out = snakemake(study, "--configfile", str(TINY), "-n", "--forcerun", "aggregate").stdout
     jobs = [j for j in re.findall(r"^rule (\w+):", out, re.M) if j != "all"]
-    assert jobs == ["aggregate"], jobs
+    compiled = (study / OUT / "tables/appendix.pdf").exists()  # the PDF, where LaTeX is installed, follows
+    assert jobs == ["aggregate", "appendix_pdf"] if compiled else ["aggregate"], jobs
 
 
 def test_lambda_out_of_range_fails_before_any_job(tmp_path):
@@ -123,7 +125,7 @@ def test_an_image_folder_set_in_a_hostile_path_runs_and_executes_nothing(study, 
     indexed = pd.read_csv(folder_study / "results/folder/splits/ne.csv")
     assert len(indexed) == len(splits) and "$(touch PWNED)" in str(folder_study)
     assert (indexed.groupby("split")["label"].value_counts() == splits.groupby("split")["label"].value_counts()).all()
-    assert (folder_study / "results/folder/tables/folder_ne_t0.5_lambda.md").exists()
+    assert (folder_study / "results/folder/tables/md/folder_ne_t0.5_lambda.md").exists()
     assert not list(folder_study.parent.rglob("PWNED")) and not (ROOT / "PWNED").exists(), "a path ran as a command"
 
 
@@ -146,8 +148,9 @@ def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tm
     warm = tmp_path / "results/sc/runs/resnet18_sc_ne_la0.5w1_t0.5_s0_signed"
     assert json.loads((warm / "metrics.json").read_text())["run"]["warmup"] == 1
     assert pd.read_csv(warm / "history.csv")["lam"].tolist() == [1.0]  # the one epoch is the warm-up
-    report = (tmp_path / "results/sc/tables/sc_ne_t0.5_shortcut.md").read_text()
-    for column in ("shifted AUC", "shifted acc", "i.i.d. AUC", "i.i.d. acc", "marker flips", "CAM on marker", "CAM in region", "ΔAUC vs CE [95% CI]"):
+    report = (tmp_path / "results/sc/tables/md/sc_ne_t0.5_shortcut.md").read_text()
+    for column in ("shifted AUC", "shifted acc", "i.i.d. AUC", "i.i.d. acc", "marker flips", "CAM on marker", "CAM in region",
+                   "ΔAUC vs CE [95% CI]"):
         assert column in report
     assert "| signed" in report and "| ceiling" in report
     ceiling = json.loads((tmp_path / "results/sc/runs/resnet18_sc_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
@@ -161,9 +164,8 @@ def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
     import argparse
 
     import numpy as np
-
     from cxrloc.cli import _splits_data
-    from cxrloc.synthetic import marker_slices
+    from cxrloc.marker import marker_slices
 
     paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz"}
     markers = pd.read_csv(study / OUT / "raw/markers.csv", index_col="Image Index")["marker"]
@@ -175,3 +177,26 @@ def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
         assert has.any()
         bright = ceiling[split].images[corner].float().mean(dim=(1, 2)).numpy() > 150  # resized to 32 px: ~227
         assert not bright.any() if erased else (bright == has).all()
+
+
+LATEX = ("pdflatex", "xelatex", "pdftotext", "latexmk")
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in LATEX),
+                    reason=f"needs {', '.join(LATEX)} (Debian: texlive-latex-base texlive-xetex latexmk poppler-utils; "
+                           ".ci/run installs them)")
+@pytest.mark.parametrize("engine", ["pdflatex", "xelatex"])
+def test_appendix_compiles_and_keeps_every_lambda(study, tmp_path, engine):
+    import subprocess
+
+    shutil.copy(study / OUT / "tables/appendix.tex", tmp_path)
+    proc = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "appendix.tex"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    text = subprocess.run(["pdftotext", "-layout", "appendix.pdf", "-"], cwd=tmp_path, capture_output=True, text=True,
+                          check=True).stdout
+    squeezed = re.sub(r"\s", "", text)  # pdftotext's spacing around "=" varies
+    for label in ("λ=1", "λ=0.5", "testmetricsperλ"):
+        assert label in squeezed, text[:2000]
+    assert "Missing character" not in (tmp_path / "appendix.log").read_text()
+    assert (study / OUT / "tables/appendix.pdf").stat().st_size > 1000  # the workflow's own appendix_pdf rule ran

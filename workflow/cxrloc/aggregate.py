@@ -6,16 +6,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures, shortcut, tables
-from .io import atomic_write_text
+from . import figures, latex, shortcut, tables
+from .backbones import label as backbone_label
 from .imagecache import ImageCache
-from .tasks import classes
-from .unet import LungCache
+from .io import atomic_write_text
+from .lungcache import LungCache
+from .schedule import label as lambda_label
+from .tasks import is_binary
 
 
 def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
-    atomic_write_text(out / f"{stem}.md", tables.to_markdown(table, title))
-    atomic_write_text(out / f"{stem}.tex", tables.to_latex(table, title, f"tab:{stem}"))
+    """``md/<stem>.md`` and ``tex/<stem>.tex`` (to ``\\input`` into a paper)."""
+    atomic_write_text(out / "md" / f"{stem}.md", tables.to_markdown(table, title))
+    atomic_write_text(out / "tex" / f"{stem}.tex", latex.to_latex(table, title, f"tab:{stem}"))
     return [stem]
 
 
@@ -34,7 +37,7 @@ def _shortcut_report(part: pd.DataFrame, dataset: str, task: str, thresh, out: P
 
 
 def _task_tables(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path, suffix: str = "") -> list[str]:
-    binary = len(classes(task)) == 2
+    binary = is_binary(task)
     tag = f"{dataset}_{task}_t{thresh:g}{suffix}"
     made = _write(tables.lambda_table(tables.cells(part), binary), out, f"{tag}_lambda",
                   f"{dataset} {task}: test metrics per λ (threshold {thresh:g})")
@@ -50,12 +53,6 @@ def _task_tables(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path,
     return made
 
 
-def appendix(stems: list[str]) -> str:
-    body = "\n".join(f"\\input{{{s}.tex}}" for s in stems)
-    return ("\\documentclass{article}\n\\usepackage{booktabs,multirow,fontspec}\n\\usepackage[margin=2cm]{geometry}\n"
-            "\\begin{document}\n\\section*{Appendix: regenerated tables}\n" + body + "\n\\end{document}\n")
-
-
 def _overlay_rows(part: pd.DataFrame) -> list[tuple[str, Path]]:
     """Per backbone (first seed): the CAM files of λ = 1 and of the best-val-F1 λ."""
     rows = []
@@ -64,10 +61,9 @@ def _overlay_rows(part: pd.DataFrame) -> list[tuple[str, Path]]:
             continue
         lam = tables.best_lambda(part, backbone)
         pick = part[(part["backbone"] == backbone) & (part["seed"] == part["seed"].min())]
-        label = tables.BACKBONE_LABEL.get(backbone, backbone)
         for la in ("1", lam):
             source = Path(pick.loc[pick["lambda"] == la, "source"].iloc[0])
-            rows.append((f"{label} {tables.lambda_label(la)}", source.with_name("cams.npz")))
+            rows.append((f"{backbone_label(backbone)} {lambda_label(la)}", source.with_name("cams.npz")))
     return rows
 
 
@@ -87,13 +83,14 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
         shown = part[part["variant"].isin(variants[:1] + ["ce"])]
         task_files = [Path(f) for f in shown["source"].unique()]
         figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png")
-        if len(classes(task)) == 2:
+        if is_binary(task):
             figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png")
         rows = _overlay_rows(shown)
         if cache and lungs and rows:
             figures.cam_overlays(rows, ImageCache(cache), LungCache.read(lungs),
                                  figs / f"{dataset}_{task}_t{thresh:g}_cam_overlays.png")
     figures.training_curves(histories, figs / f"{dataset}_training_curves.png")
-    atomic_write_text(out / "appendix.tex", appendix(stems))
-    atomic_write_text(out / "README.md", "".join((out / f"{s}.md").read_text() + "\n" for s in stems))
+    atomic_write_text(out / "appendix.tex", latex.document([(out / "tex" / f"{s}.tex").read_text() for s in stems],
+                                                           "Appendix: regenerated tables"))
+    atomic_write_text(out / "README.md", "".join((out / "md" / f"{s}.md").read_text() + "\n" for s in stems))
     return stems

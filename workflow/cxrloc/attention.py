@@ -1,4 +1,4 @@
-"""The training objective: λ·cross-entropy + (1 − λ)·attention term (METHOD.md §6, §10).
+"""The training objective: λ·cross-entropy + (1 − λ)·attention term (docs/method.md §6, §10).
 
 Modes of the attention term (all but ``published`` differentiable through the map):
 - ``soft`` (default): 1 − mean over the region of sigmoid((CAM − t)/τ), through the CAM
@@ -25,33 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from .cam import cams_for
+from .config import MODES, AttentionConfig
 
-MODES = ("soft", "published", "energy", "outside", "signed", "rrr")
 CAM_MODES = ("soft", "published", "energy", "outside")
 EPS = 1e-6
-ADAPTIVE = "adaptive"
-
-
-@dataclass(frozen=True)
-class AttentionConfig:
-    mode: str = "soft"
-    tau: float = 0.1
-    cam_target: str = "predicted"
-    first_order: bool = False
-    region: str = "box"
-    weight: float = 1.0
-
-
-def lambda_at(lam: float | str, epoch: int) -> float:
-    """λ of an epoch (from 0): fixed, or adaptive max(0.2, 1 − 0.023·epoch)."""
-    if lam == ADAPTIVE:
-        return max(0.2, 1.0 - 0.023 * epoch)
-    return float(lam)
-
-
-def lambda_name(lam: float | str) -> str:
-    """λ as tables key it: ``1``, ``0.75``, …, ``adaptive``."""
-    return ADAPTIVE if lam == ADAPTIVE else f"{float(lam):g}"
 
 
 def region_fraction(cam: torch.Tensor, region: torch.Tensor, thresh: float) -> torch.Tensor:

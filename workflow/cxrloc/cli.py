@@ -76,7 +76,8 @@ def _precache_masks(a) -> None:
     from .figures import lung_quality
     from .imagecache import ImageCache
     from .io import atomic_write_json
-    from .unet import LungCache, precache
+    from .lungcache import LungCache
+    from .unet import precache
 
     torch.set_num_threads(a.threads)
     cache = ImageCache(Path(a.cache))
@@ -95,13 +96,17 @@ def _precache_masks(a) -> None:
 def _spec(a):
     import dataclasses
 
-    from .train import RunSpec, parse_lam
+    from .schedule import ADAPTIVE, Schedule
+    from .train import RunSpec
 
     settings = C.load(a.settings) if a.settings else {}
     train_cfg = C.train_config(settings)
-    lam, warmup = parse_lam(a.lamda)
+    try:
+        lam, warmup = dataclasses.astuple(Schedule.parse(a.lamda))
+    except ValueError as e:
+        raise C.ConfigError(f"--lamda: {e}") from None
     if a.isAdaptive:
-        lam = "adaptive"
+        lam = ADAPTIVE
     overrides = {k: v for k, v in {"batch_size": a.batch, "device": a.device, "threads": a.threads}.items() if v is not None}
     if a.gpu is not None:
         overrides["device"] = f"cuda:{a.gpu}"
@@ -121,8 +126,8 @@ def _splits_data(a, names):
     images as every run."""
     from .data import input_identity, load_split, read_splits
     from .imagecache import ImageCache
+    from .lungcache import LungCache
     from .splits import check_splits
-    from .unet import LungCache
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
     check_splits(splits, a.task, a.splits)
@@ -145,10 +150,9 @@ def _train(a) -> None:
 
 
 def _evaluate(a) -> None:
-    from .evaluate import evaluate
-
     import pandas as pd
 
+    from .evaluate import evaluate
     from .imagecache import ImageCache
 
     (va, te, iid), _ = _splits_data(a, ["val", "test", "test_iid"])
@@ -198,7 +202,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--task", required=True)
     p.add_argument("--backbone", required=True)
-    p.add_argument("--lamda", "--lambda", default="1", help="λ in [0, 1], or 'adaptive' ('1a'); a suffix wN trains N cross-entropy epochs first (0.5w2)")
+    p.add_argument("--lamda", "--lambda", default="1",
+                   help="λ in [0, 1], or 'adaptive' ('1a'); a suffix wN trains N cross-entropy epochs first (0.5w2)")
     p.add_argument("--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
     p.add_argument("--thresh", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)

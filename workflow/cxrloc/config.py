@@ -8,22 +8,64 @@ by hand) and builds its dataclasses here, so an unknown key is named, never igno
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
-from .attention import AttentionConfig
 from .errors import CxrlocError
-from .synthetic import SyntheticConfig
-from .train import TrainConfig
-from .unet import UNetConfig
 
 T = TypeVar("T")
 
 
 class ConfigError(CxrlocError, ValueError):
     pass
+
+
+MODES = ("soft", "published", "energy", "outside", "signed", "rrr")  # attention terms (cxrloc.attention)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 1e-5
+    lr_factor: float = 0.1
+    lr_patience: int = 10
+    min_lr: float = 1e-10
+    early_stop: int = 30
+    reset_early_stop: bool = True
+    warmup_epochs: int = 0
+    pretrained: bool = False
+    cam_layer: str | dict[str, str] | None = None  # one layer for every backbone, or one per backbone
+    cuda_graph: bool = True  # on CUDA, replay the step as a CUDA graph (false: the eager step)
+    device: str = "cpu"
+    threads: int = 1
+    weights: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    mode: str = "soft"
+    tau: float = 0.1
+    cam_target: str = "predicted"
+    first_order: bool = False
+    region: str = "box"
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    encoder: str = "resnet18"
+    image_size: int = 128
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-3
+    held_out: float = 0.2
+    seed: int = 0
+    max_images: int | None = None
+    mask_suffix: str = ""
 
 
 def build(cls: type[T], section: dict | None, where: str) -> T:
@@ -66,5 +108,7 @@ def unet_config(cfg: dict) -> UNetConfig:
     return build(UNetConfig, section, "unet")
 
 
-def synthetic_config(cfg: dict) -> SyntheticConfig:
+def synthetic_config(cfg: dict):
+    from .synthetic import SyntheticConfig
+
     return build(SyntheticConfig, (cfg.get("source") or {}).get("synthetic"), "source.synthetic")

@@ -11,8 +11,8 @@ import torch
 
 from .imagecache import ImageCache
 from .io import sha256sum
-from .synthetic import marker_slices
-from .unet import LungCache
+from .lungcache import LungCache
+from .marker import marker_slices
 
 
 @dataclass
@@ -49,14 +49,14 @@ def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungC
         names=names,
         images=torch.from_numpy(images),
         labels=torch.from_numpy(part["label"].to_numpy().astype(np.int64)),
-        boxes=lungs.box_tensor(names),
-        lung_masks=lungs.mask_tensor(names),
+        boxes=torch.from_numpy(lungs.boxes_of(names)),
+        lung_masks=torch.from_numpy(lungs.masks_of(names)),
         lesions=None if lesions is None else torch.from_numpy(np.ascontiguousarray(lesions[rows])),
     )
 
 
 def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(B, S, S)`` → 3-channel float normalized with mean 0.5, std 0.5 (METHOD.md §3)."""
+    """uint8 ``(B, S, S)`` → 3-channel float normalized with mean 0.5, std 0.5 (docs/method.md §3)."""
     x = images_uint8.float().div_(255).sub_(0.5).div_(0.5)
     return x.unsqueeze(1).expand(-1, 3, -1, -1)
 

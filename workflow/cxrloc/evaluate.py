@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .attention import lambda_name
 from .cam import grad_cam
 from .data import SplitData, normalize
 from .device import resolve
@@ -19,12 +18,11 @@ from .imagecache import ImageCache
 from .io import atomic_path, atomic_write_json
 from .localization import best_threshold, dilate, energy_inside, pointing_game, scores, tolerance_px
 from .locset import box_masks
+from .marker import marker_slices
 from .metrics import bootstrap_ci, point_metrics
 from .regions import kinds_for, target_regions
-from .synthetic import marker_slices
+from .results import SCHEMA_VERSION
 from .train import CheckpointError, RunSpec, build_model, load_checkpoint, predict_proba
-
-SCHEMA_VERSION = 1
 
 
 def load_trained(path: Path, spec: RunSpec, device):
@@ -139,7 +137,7 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     tic = time.time()
     model, layer, ckpt = load_trained(checkpoint, spec, device)
     result = {"schema": SCHEMA_VERSION, "run": {"dataset": spec.dataset, "task": spec.task, "backbone": spec.backbone,
-              "lambda": lambda_name(spec.lam), "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
+              "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
               "warmup": spec.train.warmup_epochs,
               "best_epoch": ckpt.get("best_epoch")}}
     for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):

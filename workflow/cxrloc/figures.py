@@ -3,7 +3,6 @@ the lung-mask quality grid."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -14,11 +13,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from .backbones import label as backbone_label  # noqa: E402
 from .io import atomic_path  # noqa: E402
-from .tables import BACKBONE_LABEL, lambda_label, ordered_lambdas  # noqa: E402
+from .lungs import FLAGS  # noqa: E402
+from .results import read_result  # noqa: E402
+from .schedule import label as lambda_label  # noqa: E402
+from .schedule import ordered as ordered_lambdas  # noqa: E402
 
 
-def _save(fig, path: Path) -> None:
+def save(fig, path: Path) -> None:
+    """Write a figure atomically (its format from the suffix) and close it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=Path(path).suffix[1:], dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -28,39 +32,38 @@ def metric_vs_lambda(run_files: list[Path], out: Path, metric: str = "auc") -> N
     """Test metric against λ per backbone, with the 95% bootstrap band (mean over seeds)."""
     rows = []
     for f in run_files:
-        r = json.loads(Path(f).read_text())
-        lo, hi = r["test"]["ci95"].get(metric, [np.nan, np.nan])
-        rows.append({**r["run"], "value": r["test"]["metrics"][metric], "lo": lo, "hi": hi})
+        r = read_result(f)
+        lo, hi = r.splits["test"].ci95.get(metric, [np.nan, np.nan])
+        rows.append({**r.run.row(), "value": r.metric("test", metric), "lo": lo, "hi": hi})
     df = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     lams = ordered_lambdas(df["lambda"])
     for backbone, part in df.groupby("backbone", sort=False):
         m = part.groupby("lambda")[["value", "lo", "hi"]].mean().reindex(lams)
         x = np.arange(len(lams))
-        ax.plot(x, m["value"], marker="o", label=BACKBONE_LABEL.get(backbone, backbone))
+        ax.plot(x, m["value"], marker="o", label=backbone_label(backbone))
         ax.fill_between(x, m["lo"], m["hi"], alpha=0.2)
     ax.set_xticks(range(len(lams)), [lambda_label(lam) for lam in lams])
     ax.set_ylabel(f"test {metric.upper()}")
     ax.legend(fontsize=8)
-    _save(fig, out)
+    save(fig, out)
 
 
 def roc_curves(run_files: list[Path], out: Path) -> None:
     """Test ROC curve of every run of a binary task."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for f in run_files:
-        r = json.loads(Path(f).read_text())
-        proba, y = np.array(r["test"]["proba"]), np.array(r["test"]["labels"])
+        r = read_result(f)
+        proba, y = np.array(r.splits["test"].proba), np.array(r.splits["test"].labels)
         if proba.shape[1] != 1 or len(set(y)) < 2:
             continue
         fpr, tpr, _ = roc_curve(y, proba[:, 0])
-        run = r["run"]
-        ax.plot(fpr, tpr, lw=1, label=f"{BACKBONE_LABEL.get(run['backbone'], run['backbone'])} {lambda_label(run['lambda'])}")
+        ax.plot(fpr, tpr, lw=1, label=f"{backbone_label(r.run.backbone)} {r.run.schedule.label}")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("1 − specificity")
     ax.set_ylabel("sensitivity")
     ax.legend(fontsize=6)
-    _save(fig, out)
+    save(fig, out)
 
 
 def training_curves(histories: list[Path], out: Path) -> None:
@@ -74,12 +77,12 @@ def training_curves(histories: list[Path], out: Path) -> None:
     a.set(xlabel="epoch", ylabel="training loss")
     b.set(xlabel="epoch", ylabel="validation accuracy")
     b.legend(fontsize=5, ncol=2)
-    _save(fig, out)
+    save(fig, out)
 
 
 def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int = 16) -> None:
     """A grid of images with their precached lung masks and boxes, the worst-flagged first."""
-    score = lungs.boxes[["empty", "tiny", "huge", "one_lung"]].sum(axis=1)
+    score = lungs.boxes[list(FLAGS)].sum(axis=1)
     names = score.sort_values(ascending=False, kind="stable").index[:n]
     cols = 4
     fig, axes = plt.subplots(int(np.ceil(len(names) / cols)), cols, figsize=(2.2 * cols, 2.2 * np.ceil(len(names) / cols)),
@@ -93,11 +96,11 @@ def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int 
         ax.imshow(mask, alpha=0.25, cmap="Greens", extent=(-0.5, s - 0.5, s - 0.5, -0.5))
         x, y, w, h = lungs.boxes.loc[name, ["x", "y", "w", "h"]]
         ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="red", lw=1))
-        flagged = [f for f in ("empty", "tiny", "huge", "one_lung") if lungs.boxes.loc[name, f]]
+        flagged = [f for f in FLAGS if lungs.boxes.loc[name, f]]
         ax.set_title(f"{name}\n{','.join(flagged) or 'ok'}", fontsize=6)
     for ax in axes.flat:
         ax.axis("off")
-    _save(fig, out)
+    save(fig, out)
 
 
 def cam_overlays(rows: list[tuple[str, Path]], cache, lungs, out: Path) -> None:
@@ -117,4 +120,4 @@ def cam_overlays(rows: list[tuple[str, Path]], cache, lungs, out: Path) -> None:
                 ax.contour(lesions[index[name]] > 0, levels=[0.5], colors="cyan", linewidths=0.6)
             ax.set_title(f"{label}\n{name}", fontsize=5)
             ax.axis("off")
-    _save(fig, out)
+    save(fig, out)

@@ -1,4 +1,4 @@
-"""Localization scores of CAMs against ground-truth lesion masks (METHOD.md §10.7)."""
+"""Localization scores of CAMs against ground-truth lesion masks (docs/method.md §10.7)."""
 
 from __future__ import annotations
 

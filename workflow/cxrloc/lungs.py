@@ -1,4 +1,4 @@
-"""Lung boxes from lung masks (METHOD.md §4), optional clean-up, and plausibility flags."""
+"""Lung boxes from lung masks (docs/method.md §4), optional clean-up, and plausibility flags."""
 
 from __future__ import annotations
 

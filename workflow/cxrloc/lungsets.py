@@ -11,8 +11,6 @@ from tqdm import tqdm
 
 from .io import atomic_dir
 
-MONTGOMERY_URL = "https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip"
-
 
 def montgomery(archive: Path, out: Path) -> int:
     """NLM's Montgomery County set: ``CXR_png/*.png`` with left and right lung masks, merged."""

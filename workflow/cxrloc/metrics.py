@@ -1,4 +1,4 @@
-"""Classification metrics of METHOD.md §8, with percentile-bootstrap confidence intervals."""
+"""Classification metrics of docs/method.md §8, with percentile-bootstrap confidence intervals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Target regions of attention per class (METHOD.md §5), batched, at CAM resolution."""
+"""Target regions of attention per class (docs/method.md §5), batched, at CAM resolution."""
 
 from __future__ import annotations
 

@@ -2,20 +2,19 @@
 
 ``resources.train_runtime`` (minutes) and ``resources.train_mem_mb`` are what one job of the
 paper's costliest backbone needs for 100 epochs at 224 px; a job's request scales them by
-its backbone's relative step time (measured on an H100, ``bench/results/attention_step_h100.json``:
-pvt_v2_b2_li 54 ms, vgg16 34 ms, resnet50 24 ms per step), by the image area and, for the
-runtime, by the number of epochs. Unmeasured backbones count as the costliest.
+its backbone's relative step time (``backbones.Backbone.relative_step``), by the image area
+and, for the runtime, by the number of epochs.
 """
 
 from __future__ import annotations
 
 import math
 
-RELATIVE_STEP = {"pvt_v2_b2_li": 1.0, "vgg16.tv_in1k": 0.63, "resnet50.tv_in1k": 0.44}
+from .backbones import REGISTRY
 
 
 def train_runtime(base_minutes: int, backbone: str, image_size: int, epochs: int) -> int:
-    scale = RELATIVE_STEP.get(backbone, 1.0) * (image_size / 224) ** 2 * epochs / 100
+    scale = REGISTRY[backbone].relative_step * (image_size / 224) ** 2 * epochs / 100
     return max(10, math.ceil(base_minutes * scale))
 
 

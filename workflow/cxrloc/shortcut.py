@@ -8,15 +8,16 @@ the confounder directly; ``ceiling`` runs never saw it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .tables import lambda_label, mean_sd, ordered_lambdas
-
+from .results import read_result
+from .schedule import label as lambda_label
+from .schedule import ordered as ordered_lambdas
+from .tables import mean_sd
 
 SCORES = {  # column: (JSON section, key)
     "pointing": ("localization", "pointing_game"),
@@ -35,21 +36,17 @@ def read(run_files: list[Path]) -> pd.DataFrame:
     """One row per run: objective, λ, warm-up, seed, and the scores compared."""
     rows = []
     for f in run_files:
-        r = json.loads(Path(f).read_text())
+        r = read_result(f)
+        sections = {"localization": r.localization, "shortcut": r.shortcut}
         rows.append({
-            "objective": r["run"]["mode"], "lambda": r["run"]["lambda"], "warmup": r["run"].get("warmup") or 0,
-            "seed": r["run"]["seed"], "backbone": r["run"]["backbone"], "cams": str(Path(f).with_name("cams.npz")),
-            "val_auc": r["val"]["metrics"]["auc"], "shifted_auc": r["test"]["metrics"]["auc"],
-            "shifted_acc": r["test"]["metrics"]["accuracy"],
-            **{f"iid_{m}": r.get("test_iid", {}).get("metrics", {}).get(m, np.nan) for m in ("auc", "accuracy")},
-            **{col: (r.get(section) or {}).get(key, np.nan) for col, (section, key) in SCORES.items()},
+            "objective": r.run.mode, "lambda": r.run.lam, "warmup": r.run.warmup, "seed": r.run.seed,
+            "backbone": r.run.backbone, "cams": str(r.cams),
+            "val_auc": r.metric("val", "auc"), "shifted_auc": r.metric("test", "auc"),
+            "shifted_acc": r.metric("test", "accuracy"),
+            **{f"iid_{m}": r.metric("test_iid", m) for m in ("auc", "accuracy")},
+            **{col: (sections[section] or {}).get(key, np.nan) for col, (section, key) in SCORES.items()},
         })
     return pd.DataFrame(rows)
-
-
-def schedule(lam: str, warmup: int) -> str:
-    """λ with its warm-up, as tables and figures label it: ``λ = 0.5``, ``λ = 0.5, warm-up 2``."""
-    return lambda_label(lam) + (f", warm-up {warmup}" if warmup else "")
 
 
 def paired(diff: pd.Series) -> tuple[float, float, float, float]:
@@ -79,7 +76,7 @@ def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
     for (objective, lam, warmup), part in (runs if every_setting else chosen(runs)).groupby(
             ["objective", "lambda", "warmup"], sort=every_setting):
         d, lo, hi, p = paired(part.set_index("seed")["shifted_auc"] - ce)
-        out.append({"objective": objective, "λ": schedule(lam, warmup), "seeds": len(part),
+        out.append({"objective": objective, "λ": lambda_label(lam, warmup), "seeds": len(part),
                     **{label: mean_sd(part[col]) for col, label in COLUMNS.items()},
                     "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]",
                     "p": "–" if objective == "ce" or np.isnan(p) else f"{p:.3g}"})
@@ -90,7 +87,7 @@ def overlay_rows(runs: pd.DataFrame) -> list[tuple[str, Path]]:
     """The CAM files of the first seed of each objective as the table shows it (λ chosen on val)."""
     pick = chosen(runs)
     pick = pick[pick["seed"] == pick["seed"].min()]
-    return [(f"{r.objective} ({schedule(r['lambda'], r.warmup)})", Path(r.cams)) for _, r in pick.iterrows()]
+    return [(f"{r.objective} ({lambda_label(r['lambda'], r.warmup)})", Path(r.cams)) for _, r in pick.iterrows()]
 
 
 def figure(runs: pd.DataFrame, out: Path) -> None:
@@ -98,7 +95,7 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
     and the ceiling as lines."""
     import matplotlib.pyplot as plt
 
-    from .figures import _save
+    from .figures import save
 
     att = runs[~runs["objective"].isin(["ce", "ceiling"])]
     order = {lam: i for i, lam in enumerate(ordered_lambdas(att["lambda"]))}
@@ -114,7 +111,7 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
         ref = runs.loc[runs["objective"] == name, "shifted_auc"]
         if len(ref):
             ax.axhline(ref.mean(), color=style[0], ls=style[1:], label=f"{name} (mean)")
-    ax.set_xticks(x, [schedule(*k).replace(", ", "\n") for k in keys], fontsize=7)
+    ax.set_xticks(x, [lambda_label(*k).replace(", ", "\n") for k in keys], fontsize=7)
     ax.set_ylabel("shifted-test AUC")
     ax.legend(fontsize=7, ncol=2)
-    _save(fig, out)
+    save(fig, out)

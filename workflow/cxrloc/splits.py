@@ -1,4 +1,4 @@
-"""Patient-disjoint, seeded train/val/test splits from NIH-style metadata (METHOD.md §2).
+"""Patient-disjoint, seeded train/val/test splits from NIH-style metadata (docs/method.md §2).
 
 Positives of each class are split 60/20/20 by image count with whole patients; No
 Finding controls come only from patients who never carry one of the task's findings and

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .attention import AttentionConfig, objective
+from .attention import objective
 from .cam import capture
+from .config import AttentionConfig
 from .data import SplitData, normalize
 from .regions import kinds_for, target_regions
 

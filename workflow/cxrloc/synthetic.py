@@ -18,6 +18,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from .io import atomic_dir, atomic_write_text
+from .marker import marker_slices
 
 FINDINGS = ("No Finding", "Effusion", "Pneumothorax", "Subcutaneous Emphysema", "Cardiomegaly")
 NIH_COLUMNS = [
@@ -33,7 +34,6 @@ NIH_COLUMNS = [
     "OriginalImagePixelSpacing[x",
     "y]",
 ]
-MARKER_SIZE = 0.07
 
 
 @dataclass(frozen=True)
@@ -216,12 +216,6 @@ DRAW_FINDING = {
     "Subcutaneous Emphysema": _subcutaneous_emphysema,
     "Cardiomegaly": _cardiomegaly,
 }
-
-
-def marker_slices(n: int) -> tuple[slice, slice]:
-    """Rows and columns of the confounder token in an ``n``-pixel image (upper-right corner)."""
-    a, b = int(0.04 * n), int((0.04 + MARKER_SIZE) * n)
-    return slice(a, b), slice(n - b, n - a)
 
 
 def _marker(img: np.ndarray) -> None:

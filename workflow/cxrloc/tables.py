@@ -3,24 +3,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .attention import ADAPTIVE
-from .models import LABELS
-
-
-def ordered_lambdas(values) -> list[str]:
-    """The distinct λs given, in the appendix's order: descending, adaptive last."""
-    return sorted(set(values), key=lambda lam: (lam == ADAPTIVE, 0.0 if lam == ADAPTIVE else -float(lam)))
-
-
-def lambda_label(lam: str) -> str:
-    return "λ = Adapt" if lam == ADAPTIVE else f"λ = {lam}"
+from .backbones import REGISTRY
+from .backbones import label as backbone_label
+from .results import read_result
+from .schedule import label as lambda_label
+from .schedule import ordered as ordered_lambdas
+from .tasks import is_binary
 
 METRIC_LABEL = {"accuracy": "Acc / Rec", "precision": "Prec", "f1": "F1", "auc": "AUC", "ppv": "PPV",
                 "sensitivity": "Sensitivity", "specificity": "Specificity", "fdr": "FDR", "for": "FOR",
@@ -29,24 +23,16 @@ BINARY_ROWS = ("accuracy", "precision", "f1", "auc", "ppv", "sensitivity", "spec
 MULTI_ROWS = ("accuracy", "precision", "f1", "auc")
 CE_VS_PROPOSED = ("sensitivity", "specificity", "youden", "dp")
 RUN_METRIC = {"precision": "precision_weighted", "f1": "f1_weighted"}
-BACKBONE_LABEL = {**LABELS, "pvt": "PVT", "vgg16": "VGG16", "resnet50": "ResNet50"}
-
-
-def variant(run: dict) -> str:
-    """A run's objective with its warm-up: ``outside``, ``outside_w2``."""
-    warmup = run.get("warmup") or 0
-    return run["mode"] + (f"_w{warmup}" if warmup else "")
 
 
 def read_runs(paths: list[Path]) -> pd.DataFrame:
     """Long table of every run's metrics: one row per run × split × metric, with its source file."""
     rows = []
     for path in paths:
-        run = json.loads(Path(path).read_text())
+        result = read_result(path)
         for split in ("val", "test"):
-            for metric, value in run[split]["metrics"].items():
-                rows.append({**run["run"], "variant": variant(run["run"]), "split": split, "metric": metric,
-                             "value": value, "source": str(path)})
+            for metric, value in result.splits[split].metrics.items():
+                rows.append({**result.run.row(), "split": split, "metric": metric, "value": value, "source": str(path)})
     return pd.DataFrame(rows)
 
 
@@ -55,8 +41,15 @@ def mean_sd(values: pd.Series) -> str:
     if values.isna().all():
         return "–"
     if len(values) == 1:
-        return f"{values.iloc[0]:.3f}"
-    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+        return number(values.iloc[0])
+    return f"{number(values.mean())} ± {number(values.std(ddof=1))}"
+
+
+def number(value: float) -> str:
+    """Three decimals; an infinite value (a DP at a perfect rate) as ∞, a missing one as –."""
+    if np.isnan(value):
+        return "–"
+    return f"{'−' if value < 0 else ''}∞" if np.isinf(value) else f"{value:.3f}"
 
 
 def cells(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -76,7 +69,7 @@ def lambda_table(cell_df: pd.DataFrame, binary: bool, metrics: tuple[str, ...] |
     lams = ordered_lambdas(cell_df["lambda"])
     wide = cell_df.pivot_table(index=["backbone", "metric"], columns="lambda", values="value", aggfunc="first", sort=False)
     backbones = list(dict.fromkeys(cell_df["backbone"]))
-    index = pd.MultiIndex.from_tuples([(BACKBONE_LABEL.get(b, b), METRIC_LABEL[m]) for b in backbones for m in metrics],
+    index = pd.MultiIndex.from_tuples([(backbone_label(b), METRIC_LABEL[m]) for b in backbones for m in metrics],
                                       names=["Model", "Metric"])
     values = [[wide.loc[(b, m), lam] if (b, m) in wide.index else "–" for lam in lams] for b in backbones for m in metrics]
     return pd.DataFrame(values, index=index, columns=[lambda_label(lam) for lam in lams])
@@ -91,16 +84,16 @@ def best_lambda(runs: pd.DataFrame, backbone: str) -> str:
 
 def ce_vs_proposed(runs: pd.DataFrame) -> pd.DataFrame:
     """Rows per backbone, ``cross-entropy/proposed`` cells: the layout of appendix Tables I–II."""
-    test = runs[runs["split"] == "test"]
+    test = runs[runs["split"] == "test"].set_index(["backbone", "lambda", "metric"])["value"]
     rows = {}
     for backbone in dict.fromkeys(runs["backbone"]):
         lam = best_lambda(runs, backbone)
         cell = {}
         for metric in CE_VS_PROPOSED:
-            pick = lambda la: test[(test["backbone"] == backbone) & (test["lambda"] == la) & (test["metric"] == metric)]["value"]  # noqa: E731
-            cell[METRIC_LABEL[metric]] = f"{pick('1').mean():.3f}/{pick(lam).mean():.3f}"
+            ce, proposed = (np.mean(test.get((backbone, la, metric), np.nan)) for la in ("1", lam))
+            cell[METRIC_LABEL[metric]] = f"{number(ce)}/{number(proposed)}"
         cell["proposed λ"] = lambda_label(lam)
-        rows[BACKBONE_LABEL.get(backbone, backbone)] = cell
+        rows[backbone_label(backbone)] = cell
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("Model")
 
 
@@ -113,7 +106,7 @@ def paired_tests(runs: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
         for lam in [la for la in ordered_lambdas(part.columns) if la != "1"]:
             diff = (part[lam] - part["1"]).dropna()
             p = stats.ttest_rel(part[lam], part["1"], nan_policy="omit").pvalue if len(diff) > 1 else np.nan
-            out.append({"Model": BACKBONE_LABEL.get(backbone, backbone), "λ": lambda_label(lam), "seeds": len(diff),
+            out.append({"Model": backbone_label(backbone), "λ": lambda_label(lam), "seeds": len(diff),
                         f"Δ{metric.upper()} vs λ = 1": f"{diff.mean():+.3f}", "p": "–" if np.isnan(p) else f"{p:.3f}"})
     return pd.DataFrame(out)
 
@@ -122,19 +115,13 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
     return f"### {title}\n\n{table.reset_index().to_markdown(index=False)}\n"
 
 
-def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
-    styler = table.style
-    return styler.to_latex(hrules=True, caption=caption, label=label, position="htbp", position_float="centering",
-                           multirow_align="t", clines="skip-last;data")
-
-
 def paper_lambda_table(reference: pd.DataFrame, dataset: str, task: str, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The paper's own per-λ table, from ``paper_lambda_sweep.csv`` (values kept as printed)."""
     part = reference[(reference["dataset"] == dataset) & (reference["task"] == task)]
-    return lambda_table(part[["backbone", "lambda", "metric", "value"]], binary=task in ("ne", "np", "ns"), metrics=metrics)
+    return lambda_table(part[["backbone", "lambda", "metric", "value"]], binary=is_binary(task), metrics=metrics)
 
 
-PAPER_KEY = {"pvt_v2_b2_li": "pvt", "vgg16.tv_in1k": "vgg16", "resnet50.tv_in1k": "resnet50"}
+PAPER_KEY = {name: b.paper_key for name, b in REGISTRY.items() if b.paper_key}
 
 
 def paper_vs_ours(our_cells: pd.DataFrame, reference: pd.DataFrame, dataset: str, task: str) -> pd.DataFrame:
@@ -144,7 +131,7 @@ def paper_vs_ours(our_cells: pd.DataFrame, reference: pd.DataFrame, dataset: str
     ours = our_cells[our_cells["backbone"].isin(PAPER_KEY)].copy()
     key = list(zip(ours["backbone"].map(PAPER_KEY), ours["lambda"], ours["metric"]))
     ours["value"] = [f"{v} / {paper.get(k, '–')}" for v, k in zip(ours["value"], key)]
-    return lambda_table(ours, binary=task in ("ne", "np", "ns"))
+    return lambda_table(ours, binary=is_binary(task))
 
 
 def reference_data(name: str) -> pd.DataFrame:

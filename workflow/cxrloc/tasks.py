@@ -1,4 +1,4 @@
-"""Classification tasks: their classes in label order, as METHOD.md §1 lists them."""
+"""Classification tasks: their classes in label order, as docs/method.md §1 lists them."""
 
 from __future__ import annotations
 
@@ -24,3 +24,8 @@ def classes(task: str) -> tuple[str, ...]:
 
 def positives(task: str) -> tuple[str, ...]:
     return classes(task)[1:]
+
+
+def is_binary(task: str) -> bool:
+    """One positive class against No Finding."""
+    return len(classes(task)) == 2

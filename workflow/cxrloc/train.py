@@ -1,4 +1,4 @@
-"""One training job: a backbone, a task, λ, a threshold and a seed (METHOD.md §7).
+"""One training job: a backbone, a task, λ, a threshold and a seed (docs/method.md §7).
 
 Resumable: the full state is checkpointed atomically after every epoch, and a rerun of
 the same job continues from it (a run folder from a different configuration is refused).
@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,33 +22,16 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import __version__
-from .attention import ADAPTIVE, AttentionConfig, lambda_at
+from .backbones import canonical
+from .config import AttentionConfig, TrainConfig
 from .data import SplitData, normalize
 from .device import gpu_slot
 from .errors import CxrlocError
 from .io import atomic_write_text, save_torch
-from .models import canonical, create
-from .step import StepSettings, Steps, fits_on, optimizer, resident
+from .models import create
+from .schedule import Schedule
+from .step import Steps, StepSettings, fits_on, optimizer, resident
 from .tasks import classes
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 100
-    batch_size: int = 32
-    lr: float = 1e-5
-    lr_factor: float = 0.1
-    lr_patience: int = 10
-    min_lr: float = 1e-10
-    early_stop: int = 30
-    reset_early_stop: bool = True
-    warmup_epochs: int = 0
-    pretrained: bool = False
-    cam_layer: str | dict[str, str] | None = None  # one layer for every backbone, or one per backbone
-    cuda_graph: bool = True  # on CUDA, replay the step as a CUDA graph (false: the eager step)
-    device: str = "cpu"
-    threads: int = 1
-    weights: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,6 +44,10 @@ class RunSpec:
     seed: int
     train: TrainConfig = TrainConfig()
     attention: AttentionConfig = AttentionConfig()
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.lam, self.train.warmup_epochs)
 
     def fingerprint(self, inputs: dict[str, str]) -> str:
         """What the run's result depends on: its settings, the identity of its inputs (split
@@ -198,7 +185,7 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
     for epoch in range(start, spec.train.epochs):
         if since_best >= spec.train.early_stop:
             break
-        lam = 1.0 if epoch < spec.train.warmup_epochs else lambda_at(spec.lam, epoch)
+        lam = spec.schedule.at(epoch)
         tic = time.time()
         row = _epoch(steps, len(train_data), spec, lam, epoch, flag)
         val_loss, val_acc = _val(model, val_data, device)
@@ -207,7 +194,8 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
                    seconds=time.time() - tic, images_per_s=len(train_data) / (time.time() - tic))
         history.append(row)
         if val_acc > best["acc"]:
-            best = {"acc": val_acc, "epoch": epoch, "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+            weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best = {"acc": val_acc, "epoch": epoch, "weights": weights}
             since_best = 0 if spec.train.reset_early_stop else since_best
         else:
             since_best += 1
@@ -223,14 +211,3 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
     state_path.unlink(missing_ok=True)  # finished: a rerun trains afresh, never "resumes" a done run
     return hist
 
-
-def lam_token(lam: float | str, warmup: int = 0) -> str:
-    """λ schedule as it appears in run names: ``1``, ``0.75``, …, ``1a`` for adaptive (the
-    original's suffix), then ``w{n}`` when ``n`` cross-entropy warm-up epochs come first."""
-    return ("1a" if lam == ADAPTIVE else f"{float(lam):g}") + (f"w{warmup}" if warmup else "")
-
-
-def parse_lam(token: str) -> tuple[float | str, int]:
-    """λ and warm-up epochs of a run-name token (``0.5w2`` → 0.5, 2)."""
-    lam, _, warmup = token.partition("w")
-    return (ADAPTIVE if lam in ("1a", ADAPTIVE) else float(lam)), int(warmup or 0)

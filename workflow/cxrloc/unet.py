@@ -4,7 +4,6 @@ every cached image's lung mask and box once, so training never runs the U-Net.""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,23 +13,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .config import UNetConfig
 from .imagecache import ImageCache, load_gray
-from .errors import CxrlocError
 from .io import array_digest, atomic_path, save_torch
 from .lungs import FLAGS, flags, keep_two_largest, lung_box
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    encoder: str = "resnet18"
-    image_size: int = 128
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-3
-    held_out: float = 0.2
-    seed: int = 0
-    max_images: int | None = None
-    mask_suffix: str = ""
 
 
 def build(encoder: str) -> torch.nn.Module:
@@ -123,7 +109,8 @@ def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.devic
                 m = keep_two_largest(m)
             boxes[i + j] = lung_box(m)
             flagged[i + j] = [flags(m)[f] for f in FLAGS]
-            masks[i + j] = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(mask_size,) * 2, mode="nearest")[0, 0].numpy()
+            small = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(mask_size,) * 2, mode="nearest")
+            masks[i + j] = small[0, 0].numpy()
     seconds = time.time() - start
     names = cache.index.index.to_numpy().astype(str)
     arrays = {"image": names, "box": boxes, "mask": masks, "flags": flagged, "flag_names": np.array(FLAGS)}
@@ -139,27 +126,3 @@ def quality_table(report: dict) -> str:
     rows = {"images": report["images"], **{f"flagged {k}": v for k, v in report["flags"].items()},
             "images/s": f"{report['images_per_s']:.0f}"}
     return pd.DataFrame({"count": rows}).rename_axis("lung masks").to_html()
-
-
-@dataclass(frozen=True)
-class LungCache:
-    """The precached boxes and masks, looked up by image name."""
-
-    boxes: pd.DataFrame
-    masks: np.ndarray
-    digest: str  # of the arrays, recorded when the cache was written
-
-    @classmethod
-    def read(cls, path: Path) -> "LungCache":
-        z = np.load(path, allow_pickle=False)
-        if "digest" not in z:
-            raise CxrlocError(f"{path} has no digest: it was written by an older cxrloc; rerun precache-masks")
-        boxes = pd.DataFrame(z["box"], index=z["image"], columns=["x", "y", "w", "h"])
-        flags_df = pd.DataFrame(z["flags"], index=z["image"], columns=[str(f) for f in z["flag_names"]])
-        return cls(boxes.join(flags_df), z["mask"], str(z["digest"]))
-
-    def mask_tensor(self, names) -> torch.Tensor:
-        return torch.from_numpy(self.masks[self.boxes.index.get_indexer(list(names))])
-
-    def box_tensor(self, names) -> torch.Tensor:
-        return torch.from_numpy(self.boxes.loc[list(names), ["x", "y", "w", "h"]].to_numpy().astype(np.int64))

@@ -1,19 +1,61 @@
-# Config checks beyond the schema, wildcard helpers, and the one function for final targets.
+# Config checks beyond the schema, the study's paths, wildcard helpers and the one function
+# for final targets. Only torch-free project modules are imported: every parse stays fast.
 import json
+import os
 import shlex
 import shutil
-from pathlib import Path
 
-from cxrloc.attention import MODES
-from cxrloc.models import canonical
+from cxrloc.backbones import canonical
+from cxrloc.config import MODES
 from cxrloc.resources import train_mem_mb, train_runtime
-from cxrloc.train import lam_token
+from cxrloc.schedule import Schedule
 
 DS = config["dataset"]
 RES = config.get("resources", {})
-GPU = int(config["device"].startswith("cuda"))  # one device key: where jobs run decides what they ask for
+GPU = int(config["device"].startswith("cuda"))  # where jobs run decides what they ask for
 ENV = "../../envs/cxrloc.yaml"
 OUT = f"results/{DS}"
+
+# Data sources: what each kind of source provides.
+SOURCE = config["source"]
+SYNTHETIC = SOURCE["kind"] == "synthetic"
+RAW = f"{OUT}/raw" if SYNTHETIC else SOURCE["root"]
+IMAGES = RAW if SOURCE["kind"] == "imagefolder" else f"{RAW}/images"
+METADATA = f"{RAW}/Data_Entry.csv" if SYNTHETIC else SOURCE.get("metadata")
+TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
+LESIONS = f"{RAW}/lesion_masks" if SYNTHETIC else None
+MARKERS = f"{RAW}/markers.csv" if SYNTHETIC else None
+BBOXES = SOURCE.get("bboxes")
+NIH_ARCHIVES = [
+    "vfk49d74nhbxq3nqjg0900w5nvkorp5c",
+    "i28rlmbvmfjbl8p2n3ril0pptcmcu9d1",
+    "f1t00wrtdk94satdfb9olcolqx20z2jp",
+    "0aowwzs5lhjrceb3qp67ahp0rd1l1etg",
+    "v5e3goj22zr6h8tzualxfsqlqaygfbsn",
+    "asi7ikud9jwnkrnkj99jnpfkjdes7l6l",
+    "jn1b4mw4n6lnh74ovmcjb8y48h8xj07n",
+    "tvpxmn7qyrgl0w8wfh9kqfjskv6nmm1j",
+    "upyy3ml7qdumlgk2rfcvlb9k6gvqq2pj",
+    "l6nilvfa9cg3s28tqv1qc1olm3gnz54p",
+    "hhq8fkdgvcari67vfhs7ppg2w6ni4jze",
+    "ioqwiy20ihqwyr8pf4c24eazhh281pbu",
+]
+MONTGOMERY_URL = "https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip"
+LUNGSET = "data/lungsets/montgomery"
+
+# The image cache: every file of it, so each job that reads it declares them all.
+CACHE = {
+    "images": f"{OUT}/cache/images.npy",
+    "index": f"{OUT}/cache/index.csv",
+    "digest": f"{OUT}/cache/SHA256SUMS",
+    **({"lesions": f"{OUT}/cache/lesions.npy"} if LESIONS else {}),
+}
+
+# Lung segmentation: a trained U-Net (or a given checkpoint) and what it is trained on.
+UNET_CFG = config.get("unet", {})
+UNET = UNET_CFG.get("checkpoint") or f"{OUT}/unet/unet.pt"
+UNET_IMAGES = UNET_CFG.get("images", f"{RAW}/images" if SYNTHETIC else f"{LUNGSET}/images")
+UNET_MASKS = UNET_CFG.get("masks", f"{RAW}/lung_masks" if SYNTHETIC else f"{LUNGSET}/masks")
 
 
 def _checked_backbones():
@@ -25,11 +67,12 @@ def _checked_backbones():
 
 
 BACKBONES = _checked_backbones()
-LAMBDAS = [lam_token(lam) for lam in config["lambdas"]]
+SCHEDULES = [Schedule.parse(lam) for lam in config["lambdas"]]
 WARMUPS = config.get("warmups") or [0]
 THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
 SEEDS = [str(s) for s in config["seeds"]]
 OBJECTIVES = config.get("objectives") or [config.get("attention", {}).get("mode", "soft")]
+RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}"
 
 
 wildcard_constraints:
@@ -41,11 +84,14 @@ wildcard_constraints:
     objective="|".join(["ce", "ceiling", *MODES]),
 
 
-RUN = "{backbone}_" + DS + "_{task}_la{lam}_t{thresh}_s{seed}_{objective}"
-
-
 def run_dir(**wc):
     return f"{OUT}/runs/{RUN}".format(**wc) if wc else f"{OUT}/runs/{RUN}"
+
+
+def folder(name):
+    """The folder of the job's input or output file ``name``: derived from the job's own files,
+    so that jobs also run where files are staged (no shared file system)."""
+    return lambda wildcards, input, output: os.path.dirname({**dict(input.items()), **dict(output.items())}[name])
 
 
 def settings(*sections):
@@ -60,28 +106,50 @@ def option(flag, value):
     return f" {flag} {' '.join(shlex.quote(str(v)) for v in values)}" if values else ""
 
 
+def locset(task="{task}"):
+    """The task's localization set (NIH boxes), when the source has boxes."""
+    return [f"{OUT}/splits/{task}.localization.csv"] if BBOXES else []
+
+
+def expected_archive(name):
+    """`` --size N --sha256 H`` of an archive, from ``source.archives`` (what is known of it)."""
+    known = SOURCE.get("archives", {}).get(name, {})
+    return option("--size", known.get("size")) + option("--sha256", known.get("sha256"))
+
+
 def lambda_objectives():
     """(λ-schedule token, objective) pairs of the grid: λ = 1 is cross-entropy (``ce``) whatever
     the objective; every other λ runs once per warm-up; ``ceiling`` is cross-entropy with the
     synthetic confounder erased."""
-    pairs = [("1", "ce")] if "1" in LAMBDAS else []
-    pairs += [(lam + (f"w{w}" if w else ""), o) for lam in LAMBDAS if lam != "1" for w in WARMUPS
-              for o in OBJECTIVES if o != "ceiling"]
+    ce = [s for s in SCHEDULES if s.cross_entropy]
+    pairs = [(ce[0].token, "ce")] if ce else []
+    pairs += [
+        (s.warmed(w).token, o)
+        for s in SCHEDULES
+        if not s.cross_entropy
+        for w in WARMUPS
+        for o in OBJECTIVES
+        if o != "ceiling"
+    ]
     return pairs + ([("1", "ceiling")] if "ceiling" in OBJECTIVES else [])
 
 
 def grid(pattern):
     return [
         pattern.format(task=t, backbone=b, lam=lam, thresh=th, seed=s, objective=o)
-        for t in config["tasks"] for b in BACKBONES for lam, o in lambda_objectives() for th in THRESHOLDS for s in SEEDS
+        for t in config["tasks"]
+        for b in BACKBONES
+        for lam, o in lambda_objectives()
+        for th in THRESHOLDS
+        for s in SEEDS
     ]
 
 
 def final_targets():
     """Everything `snakemake` builds by default: the appendix, its figures and the report inputs."""
     targets = [f"{OUT}/tables/appendix.tex", f"{OUT}/masks/lung_quality.png"]
-    if shutil.which("latexmk") and shutil.which("xelatex"):
+    if shutil.which("latexmk") and shutil.which("pdflatex"):
         targets.append(f"{OUT}/tables/appendix.pdf")
-    if not config.get("unet", {}).get("checkpoint"):
+    if not UNET_CFG.get("checkpoint"):
         targets.append(f"{OUT}/unet/report.json")
     return targets

@@ -1,12 +1,7 @@
 # Lung segmentation: train_unet (or a given checkpoint) → precache_masks, once per image.
-UNET_CFG = config.get("unet", {})
-UNET = UNET_CFG.get("checkpoint") or f"{OUT}/unet/unet.pt"
 
 
-LUNGSET = "data/lungsets/montgomery"
-
-
-if SOURCE["kind"] != "synthetic" and not UNET_CFG.get("images"):
+if not SYNTHETIC and not UNET_CFG.get("images"):
 
     localrules:
         download_montgomery,
@@ -15,72 +10,81 @@ if SOURCE["kind"] != "synthetic" and not UNET_CFG.get("images"):
         output:
             images=directory(f"{LUNGSET}/images"),
             masks=directory(f"{LUNGSET}/masks"),
-        params:
-            url="https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip",
-            zip="data/lungsets/NLM-MontgomeryCXRSet.zip",
-            manifest="data/lungsets/SHA256SUMS",
-        conda:
-            ENV
         log:
             "results/logs/download_montgomery.log",
+        conda:
+            ENV
         threads: 1
         resources:
             mem_mb=2000,
             runtime=60,
+        params:
+            url=MONTGOMERY_URL,
+            zip="data/lungsets/NLM-MontgomeryCXRSet.zip",
+            manifest="data/lungsets/SHA256SUMS",
+            out=folder("images"),
         shell:
             "(cxrloc download --url {params.url:q} --out {params.zip:q} --manifest {params.manifest:q}"
-            " && cxrloc montgomery --zip {params.zip:q} --out {LUNGSET:q}) > {log:q} 2>&1"
+            " && cxrloc montgomery --zip {params.zip:q} --out {params.out:q}) > {log:q} 2>&1"
 
 
 if not UNET_CFG.get("checkpoint"):
 
     rule train_unet:
         input:
-            images=UNET_CFG.get("images", f"{RAW}/images" if SOURCE["kind"] == "synthetic" else f"{LUNGSET}/images"),
-            masks=UNET_CFG.get("masks", f"{RAW}/lung_masks" if SOURCE["kind"] == "synthetic" else f"{LUNGSET}/masks"),
+            images=UNET_IMAGES,
+            masks=UNET_MASKS,
         output:
             unet=UNET,
             report=f"{OUT}/unet/report.json",
-        params:
-            settings=settings("unet"),
-            device=config["device"],
-        conda:
-            ENV
         log:
             f"{OUT}/logs/train_unet.log",
+        conda:
+            ENV
         threads: 8
         resources:
             gpu=GPU,
             mem_mb=8000,
             runtime=60,
+        params:
+            settings=settings("unet"),
+            device=config["device"],
         shell:
             "cxrloc train-unet --images {input.images:q} --masks {input.masks:q} --settings {params.settings:q}"
-            " --device {params.device:q} --threads {threads} --out {output.unet:q} --report {output.report:q} > {log:q} 2>&1"
+            " --device {params.device:q} --threads {threads} --out {output.unet:q} --report {output.report:q}"
+            " > {log:q} 2>&1"
 
 
 rule precache_masks:
     input:
+        **CACHE,
         unet=UNET,
-        images=f"{OUT}/cache/images.npy",
-        index=f"{OUT}/cache/index.csv",
     output:
         lungs=f"{OUT}/masks/lungs.npz",
         report=f"{OUT}/masks/report.json",
-        figure=report(f"{OUT}/masks/lung_quality.png", caption="../report/lung_quality.rst", category="Lung masks"),
-        table=report(f"{OUT}/masks/lung_quality.html", caption="../report/lung_counts.rst", category="Lung masks"),
-    params:
-        cache=f"{OUT}/cache",
-        postprocess=" --postprocess" if UNET_CFG.get("postprocess") else "",
-        device=config["device"],
-    conda:
-        ENV
+        figure=report(
+            f"{OUT}/masks/lung_quality.png",
+            caption="../report/lung_quality.rst",
+            category="Lung masks",
+        ),
+        table=report(
+            f"{OUT}/masks/lung_quality.html",
+            caption="../report/lung_counts.rst",
+            category="Lung masks",
+        ),
     log:
         f"{OUT}/logs/precache_masks.log",
+    conda:
+        ENV
     threads: 8
     resources:
         gpu=GPU,
         mem_mb=8000,
         runtime=60,
+    params:
+        cache=folder("images"),
+        postprocess=" --postprocess" if UNET_CFG.get("postprocess") else "",
+        device=config["device"],
     shell:
         "cxrloc precache-masks --unet {input.unet:q} --cache {params.cache:q} --device {params.device:q}"
         "{params.postprocess} --threads {threads} --out {output.lungs:q} --report {output.report:q}"

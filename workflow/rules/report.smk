@@ -1,37 +1,47 @@
 # Aggregation: the appendix's tables (markdown, LaTeX), figures, and appendix.tex.
-localrules: aggregate
+
+
+localrules:
+    aggregate,
 
 
 rule aggregate:
     input:
+        **CACHE,
         runs=grid(f"{run_dir()}/metrics.json"),
         histories=grid(f"{run_dir()}/history.csv"),
         cams=grid(f"{run_dir()}/cams.npz"),
-        images=f"{OUT}/cache/images.npy",
         lungs=f"{OUT}/masks/lungs.npz",
     output:
         appendix=f"{OUT}/tables/appendix.tex",
-        tables=report(f"{OUT}/tables/README.md", caption="../report/tables.rst", category="Tables"),
+        tables=report(
+            f"{OUT}/tables/README.md",
+            caption="../report/tables.rst",
+            category="Tables",
+        ),
+        markdown=directory(f"{OUT}/tables/md"),
+        latex=directory(f"{OUT}/tables/tex"),
         figures=report(
             directory(f"{OUT}/tables/figures"),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",
         ),
-    params:
-        out=f"{OUT}/tables",
-        cache=f"{OUT}/cache",
-    conda:
-        ENV
     log:
         f"{OUT}/logs/aggregate.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        dataset=DS,
+        out=folder("appendix"),
+        cache=folder("images"),
     shell:
-        "cxrloc aggregate --dataset {DS:q} --runs {input.runs:q} --histories {input.histories:q} --out {params.out:q}"
-        " --cache {params.cache:q} --lungs {input.lungs:q} > {log:q} 2>&1"
+        "cxrloc aggregate --dataset {params.dataset:q} --runs {input.runs:q} --histories {input.histories:q}"
+        " --out {params.out:q} --cache {params.cache:q} --lungs {input.lungs:q} > {log:q} 2>&1"
 
 
 rule appendix_pdf:
@@ -39,15 +49,16 @@ rule appendix_pdf:
         f"{OUT}/tables/appendix.tex",
     output:
         f"{OUT}/tables/appendix.pdf",
-    params:
-        out=f"{OUT}/tables",
-    conda:
-        ENV
     log:
         f"{OUT}/logs/appendix_pdf.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        out=lambda w, input: os.path.dirname(input[0]),
     shell:
-        "log=$(realpath {log:q}) && cd {params.out:q} && latexmk -xelatex -interaction=nonstopmode appendix.tex > \"$log\" 2>&1"
+        "log=$(realpath {log:q}) && cd {params.out:q}"
+        ' && latexmk -pdf -interaction=nonstopmode -halt-on-error appendix.tex > "$log" 2>&1'

@@ -1,0 +1,41 @@
+"""Planning never pays for training: the CLI's help and every module the workflow imports at
+parse time load no torch, timm or smp."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from cxrloc.results import ResultError, read_result
+
+HEAVY = ("torch", "timm", "segmentation_models_pytorch")
+PLANNING = ("cxrloc.cli", "cxrloc.config", "cxrloc.backbones", "cxrloc.schedule", "cxrloc.resources",
+            "cxrloc.lungcache", "cxrloc.results", "cxrloc.tasks")
+
+
+def loaded_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_cxrloc_help_imports_no_torch():
+    mods = loaded_after("import cxrloc.cli\ntry:\n    cxrloc.cli.main(['--help'])\nexcept SystemExit:\n    pass")
+    assert "cxrloc.cli" in mods
+    assert not mods & set(HEAVY)
+
+
+def test_modules_read_at_parse_time_import_no_torch():
+    mods = loaded_after("\n".join(f"import {m}" for m in PLANNING))
+    assert set(PLANNING) <= mods
+    assert not mods & set(HEAVY)
+
+
+def test_a_results_file_without_a_key_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"schema": 1, "run": {"dataset": "x"}}))
+    with pytest.raises(ResultError, match=f"{path}: missing key 'task'"):
+        read_result(path)
+    path.write_text(json.dumps({"schema": 0}))
+    with pytest.raises(ResultError, match="schema 0, expected 1"):
+        read_result(path)

@@ -1,0 +1,55 @@
+"""Backbone registry: one record per model (its timm name, Grad-CAM layer, table label, the
+paper's key and relative step time); no torch, so planning can read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Backbone:
+    timm_name: str
+    cam_layer: str
+    label: str
+    kwargs: dict = field(default_factory=dict)
+    paper_key: str | None = None  # the backbone's name in the paper's tables
+    relative_step: float = 1.0  # step time relative to the costliest paper backbone (cluster runtimes)
+    note: str = ""
+
+
+# Relative step times measured on an H100 (bench/results/attention_step_h100.json): pvt_v2_b2_li
+# 54 ms, vgg16 34 ms, resnet50 24 ms per step; unmeasured backbones count as the costliest.
+REGISTRY: dict[str, Backbone] = {
+    "pvt_v2_b2_li": Backbone("pvt_v2_b2_li", "stages.3", "PVT", paper_key="pvt", note="the paper's PVT-v2"),
+    "vgg16.tv_in1k": Backbone("vgg16.tv_in1k", "features.28", "VGG16", paper_key="vgg16", relative_step=0.63,
+                              note="the paper's VGG16; features[28] is its last conv"),
+    "resnet50.tv_in1k": Backbone("resnet50.tv_in1k", "layer4.2", "ResNet50", paper_key="resnet50", relative_step=0.44,
+                                 note="the paper's ResNet50; layer4[-1]"),
+    "pvt_v2_b0": Backbone("pvt_v2_b0", "stages.3", "PVT-v2-b0", note="CPU-sized PVT-v2"),
+    "resnet18": Backbone("resnet18", "layer4.1", "ResNet18", note="CPU-sized ResNet"),
+    "resnet_tiny": Backbone("test_resnet", "layer4", "ResNet-tiny",
+                            note="timm's 0.4M-parameter test ResNet: CPU benchmarks"),
+    "vgg11": Backbone("vgg11", "features.18", "VGG11", {"mlp_ratio": 1 / 16},
+                      note="CPU-sized VGG: slim classifier head (mlp_ratio 1/16: 17M parameters instead of 129M)"),
+}
+ALIASES = {"pvt": "pvt_v2_b2_li", "vgg": "vgg16.tv_in1k", "resnet": "resnet50.tv_in1k"}
+PAPER_LABELS = {b.paper_key: b.label for b in REGISTRY.values() if b.paper_key}
+
+
+def canonical(name: str) -> str:
+    """The registry name of a backbone or alias; the error lists every valid name."""
+    name = ALIASES.get(name, name)
+    if name not in REGISTRY:
+        valid = sorted(REGISTRY) + sorted(ALIASES)
+        raise KeyError(f"unknown backbone {name!r}; valid backbones: {', '.join(valid)}")
+    return name
+
+
+def label(name: str) -> str:
+    """A backbone's table label (registry name, alias or the paper's key); unknown names as given."""
+    if name in PAPER_LABELS:
+        return PAPER_LABELS[name]
+    try:
+        return REGISTRY[canonical(name)].label
+    except KeyError:
+        return name
