@@ -48,11 +48,23 @@ def v7labs_masks() -> list[tuple[str, np.ndarray]]:
 
 @pytest.fixture(scope="session")
 def study(tmp_path_factory) -> Path:
-    """The tiny study, run once for real by Snakemake."""
+    """The tiny study, run once for real by Snakemake, without a shared file system where rsync
+    is installed (as in CI): Snakemake runs in ``staging/`` and keeps every file in the study
+    folder through the fs storage plugin; each job sees only the files it declares, staged into
+    ``staging/``, so a job reading an undeclared file fails the run. Without rsync it runs in
+    the study folder itself. Snakemake's output is kept in ``snakemake.out``."""
+    import shutil
+
     from .workflow import TINY, snakemake
 
     work = tmp_path_factory.mktemp("study")
-    snakemake(work, "--configfile", str(TINY))
+    if shutil.which("rsync"):
+        (work / "staging").mkdir()
+        proc = snakemake(work / "staging", "--configfile", str(TINY), "--shared-fs-usage", "none",
+                         "--default-storage-provider", "fs", "--default-storage-prefix", str(work))
+    else:
+        proc = snakemake(work, "--configfile", str(TINY))
+    (work / "snakemake.out").write_text(proc.stdout + proc.stderr)
     return work
 
 

@@ -55,6 +55,21 @@ def test_synthetic_localization_is_scored(study):
     assert loc["n"] > 0 and 0 <= loc["pointing_game"] <= 1 and 0 <= loc["energy_inside"] <= 1
 
 
+@pytest.mark.skipif(not shutil.which("rsync"), reason="the fs storage plugin needs rsync (Debian: rsync; .ci/run "
+                    "installs it): without it the study runs on the shared file system")
+def test_every_job_ran_on_its_declared_files_alone(study):
+    """The study ran with --shared-fs-usage none: each job got only its declared inputs, staged
+    into a folder apart from the study's, so a rule reading an undeclared file would have failed
+    the run (a train rule given the cache folder as a hard-coded path fails there)."""
+    log = (study / "snakemake.out").read_text()
+    for rule in ("precache_masks", "train", "evaluate", "aggregate", "appendix_pdf"):
+        assert re.search(rf"^(local)?rule {rule}:\n    input: .*\(retrieve from storage\)", log, re.M), rule
+    assert re.search(r"cache/images\.npy \(retrieve from storage\)", log)
+    staged = study / "staging/.snakemake/storage"
+    assert staged.is_dir()
+    assert not [p for p in staged.rglob("*") if p.suffix in (".npy", ".npz", ".pt")], "staged copies are removed"
+
+
 def test_second_run_has_nothing_to_do(study):
     out = snakemake(study, "--configfile", str(TINY), "-n").stdout
     assert "Nothing to be done" in out

@@ -3,6 +3,7 @@
 
 localrules:
     aggregate,
+    appendix_pdf,
 
 
 rule aggregate:
