@@ -3,10 +3,14 @@ how much of the CAM sits on it."""
 
 import pandas as pd
 import torch
-from cxrloc.data import SplitData
+from cxrloc.config import AttentionConfig
+from cxrloc.data import SplitData, mask_lungs
 from cxrloc.evaluate import shortcut_use
-from cxrloc.marker import marker_slices
+from cxrloc.marker import Markers, box_slices, corner_box
+from cxrloc.train import RunSpec
 from torch import nn
+
+SPEC = RunSpec("t", "ne", "resnet18", 1.0, 0.5, 0)
 
 
 class Window(nn.Module):
@@ -37,33 +41,44 @@ class Reader(nn.Module):
 
 
 def marker_reader():
-    return Reader(*marker_slices(64))
+    return Reader(*CORNER)
 
 
 def ignorer():
     return Reader(slice(30, 34), slice(30, 34))
 
 
-MARKERS = pd.Series({f"{i}.png": i >= 6 for i in range(10)})
+CORNER = box_slices(*corner_box(), 64)
+MARKERS = Markers(pd.DataFrame([{"Image Index": f"{i}.png", "marker": i >= 6, **dict(zip(("top", "left", "size"), corner_box()))}
+                                for i in range(10)]).set_index("Image Index"))
 
 
 def split(n=10):
     images = torch.randint(0, 100, (n, 64, 64), dtype=torch.uint8)
-    images[(slice(6, None), *marker_slices(64))] = 255
+    images[(slice(6, None), *CORNER)] = 255
     return SplitData([f"{i}.png" for i in range(n)], images, torch.arange(n) % 2, torch.zeros(n, 4, dtype=torch.long),
                      torch.zeros(n, 8, 8, dtype=torch.uint8), None)
 
 
 def test_a_model_that_reads_the_marker_flips_every_prediction_and_looks_at_it():
     model = marker_reader()
-    s = shortcut_use(model, model.window, split(), MARKERS, torch.device("cpu"))
+    s = shortcut_use(model, model.window, split(), MARKERS, torch.device("cpu"), SPEC)
     assert s["n"] == 6 and s["flip_rate"] == 1.0 and s["delta_p_positive"] > 0.9
     assert s["n_marked_positives"] == 2 and s["cam_energy_marker"] > 0.99 and s["points_at_marker"] == 1.0
 
 
+def test_a_masked_run_sees_the_pasted_marker_only_through_the_lung_mask():
+    """Masked: the marker is pasted into the film, then the film masked; outside the lungs
+    (here: no lungs at all) it cannot flip anything, unlike for the same model unmasked."""
+    model = marker_reader()
+    masked = RunSpec("t", "ne", "resnet18", 1.0, 0.5, 0, attention=AttentionConfig(mode="masked", fill="zero", mask_margin=0))
+    s = shortcut_use(model, model.window, mask_lungs(split(), 0, "zero"), MARKERS, torch.device("cpu"), masked)
+    assert s["flip_rate"] == 0.0
+
+
 def test_a_model_that_ignores_it_flips_none_and_looks_elsewhere():
     model = ignorer()
-    s = shortcut_use(model, model.window, split(), MARKERS, torch.device("cpu"))
+    s = shortcut_use(model, model.window, split(), MARKERS, torch.device("cpu"), SPEC)
     assert s["n"] == 6 and s["flip_rate"] == 0.0 and abs(s["delta_p_positive"]) < 1e-6
     assert s["cam_energy_marker"] < 0.01 and s["points_at_marker"] == 0.0
 

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from cxrloc.lungs import lung_box
+from cxrloc.marker import Markers, box_slices
 from cxrloc.synthetic import (
     FINDINGS,
     NIH_COLUMNS,
@@ -91,6 +92,27 @@ def test_lesion_contrast_is_configurable():
 def test_marker_is_drawn_only_when_asked():
     on, off = draw(rg(3), SIZE, ["No Finding"], 1.0, True), draw(rg(3), SIZE, ["No Finding"], 1.0, False)
     assert (on.image == 1.0).sum() > (off.image == 1.0).sum() + 20
+
+
+def test_the_in_lung_marker_lies_in_the_lungs_and_outside_the_target_region():
+    """Placement ``lung``: every marker inside the lung mask, wholly above the lung box's middle
+    row (effusion's target region is the lower half), on every image of a synthesized set."""
+    for i in range(60):
+        r = draw(rg(i), SIZE, ["Effusion" if i % 2 else "No Finding"], 1.0, True, "lung")
+        rows, cols = box_slices(*r.marker_box, SIZE)
+        x, y, w, h = lung_box(r.lungs)
+        assert r.lungs[rows, cols].all() and rows.stop <= y + h // 2, i
+        assert (r.image[rows, cols] == 1.0).all()
+
+
+def test_markers_csv_gives_every_image_its_box(tmp_path):
+    meta = synthesize(SyntheticConfig(patients=12, image_size=48, confounder_rate=0.8, marker_placement="lung"), tmp_path / "s")
+    markers = Markers.read(tmp_path / "s/markers.csv")
+    assert list(markers.table.index) == list(meta["Image Index"])
+    for name in meta["Image Index"]:
+        rows, cols = markers.slices(name, 48)
+        lungs = np.asarray(Image.open(tmp_path / "s/lung_masks" / name)) > 0
+        assert lungs[rows, cols].all()
 
 
 def test_confounder_rate_is_what_was_asked():

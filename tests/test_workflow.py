@@ -152,23 +152,27 @@ def test_shortcut_use_is_measured_on_synthetic_sets(study):
 
 def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(dataset="sc", objectives=["signed", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5], warmups=[0, 1])
+    cfg.update(dataset="sc", objectives=["swap", "masked", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5], warmups=[0, 1],
+               backbones=["resnet_tiny"])
     cfg["train"].update(epochs=1)
     cfg["unet"] = {"checkpoint": str(study / OUT / "unet/unet.pt")}
     (tmp_path / "sc.yaml").write_text(yaml.safe_dump(cfg))
     snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"))
     runs = sorted(p.name for p in (tmp_path / "results/sc/runs").iterdir())
-    assert [r.split("_")[-1] for r in runs].count("ceiling") == 2 and len(runs) == 8
-    assert {"resnet18_sc_ne_la0.5_t0.5_s1_signed", "resnet18_sc_ne_la0.5w1_t0.5_s1_signed"} <= set(runs)
-    warm = tmp_path / "results/sc/runs/resnet18_sc_ne_la0.5w1_t0.5_s0_signed"
+    objectives = [r.split("_")[-1] for r in runs]
+    assert objectives.count("ceiling") == objectives.count("masked") == 2 and len(runs) == 10
+    assert {"resnet_tiny_sc_ne_la0.5_t0.5_s1_swap", "resnet_tiny_sc_ne_la0.5w1_t0.5_s1_swap"} <= set(runs)
+    warm = tmp_path / "results/sc/runs/resnet_tiny_sc_ne_la0.5w1_t0.5_s0_swap"
     assert json.loads((warm / "metrics.json").read_text())["run"]["warmup"] == 1
     assert pd.read_csv(warm / "history.csv")["lam"].tolist() == [1.0]  # the one epoch is the warm-up
     report = (tmp_path / "results/sc/tables/md/sc_ne_t0.5_shortcut.md").read_text()
     for column in ("shifted AUC", "shifted acc", "i.i.d. AUC", "i.i.d. acc", "marker flips", "CAM on marker", "CAM in region",
                    "ΔAUC vs CE [95% CI]"):
         assert column in report
-    assert "| signed" in report and "| ceiling" in report
-    ceiling = json.loads((tmp_path / "results/sc/runs/resnet18_sc_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
+    assert "| swap" in report and "| ceiling" in report and "| masked" in report
+    swap = pd.read_csv(tmp_path / "results/sc/runs/resnet_tiny_sc_ne_la0.5_t0.5_s0_swap/history.csv")
+    assert (swap["att"] > 0).all() and (swap["lam"] == 0.5).all()  # the swap term from the first epoch
+    ceiling = json.loads((tmp_path / "results/sc/runs/resnet_tiny_sc_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
     assert "test_iid" in ceiling and ceiling["run"]["mode"] == "ceiling"
     assert 0 <= ceiling["shortcut"]["cam_energy_marker"] <= 1
     for fig in ("auc_vs_lambda", "cam_overlays"):
@@ -180,17 +184,19 @@ def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
 
     import numpy as np
     from cxrloc.cli import _splits_data
-    from cxrloc.marker import marker_slices
+    from cxrloc.marker import Markers
 
-    paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz"}
-    markers = pd.read_csv(study / OUT / "raw/markers.csv", index_col="Image Index")["marker"]
-    corner = (slice(None), *marker_slices(32))
+    paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz",
+             "markers": study / OUT / "raw/markers.csv"}
+    markers = Markers.read(paths["markers"])
     ceiling, plain = (_splits_data(argparse.Namespace(**paths, task="ne", objective=o), ["train", "test"])[0]
                       for o in ("ceiling", "ce"))
     for split, erased in ((0, True), (1, False)):
-        has = np.array([markers[n] for n in plain[split].names])
+        names = plain[split].names
+        has = markers.carries(names)
         assert has.any()
-        bright = ceiling[split].images[corner].float().mean(dim=(1, 2)).numpy() > 150  # resized to 32 px: ~227
+        bright = np.array([ceiling[split].images[i][markers.slices(n, 32)].float().max() > 150  # resized to 32 px
+                           for i, n in enumerate(names)])
         assert not bright.any() if erased else (bright == has).all()
 
 

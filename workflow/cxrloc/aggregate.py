@@ -11,6 +11,7 @@ from .backbones import label as backbone_label
 from .imagecache import ImageCache
 from .io import atomic_write_text
 from .lungcache import LungCache
+from .objectives import BASELINES
 from .schedule import label as lambda_label
 from .tasks import is_binary
 
@@ -74,11 +75,11 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
     figs.mkdir(parents=True, exist_ok=True)
     stems: list[str] = []
     for (task, thresh), part in runs.groupby(["task", "thresh"], sort=False):
-        variants = [m for m in dict.fromkeys(part["variant"]) if m not in ("ce", "ceiling")]
+        variants = [m for m in dict.fromkeys(part["variant"]) if m not in BASELINES]
         for name in variants or ["ce"]:
             suffix = "" if len(variants) <= 1 else f"_{name}"
             stems += _task_tables(part[part["variant"].isin([name, "ce"])], dataset, task, thresh, out, suffix)
-        if len(variants) > 1 or "ceiling" in set(part["variant"]):
+        if len(variants) > 1 or set(part["variant"]) & (set(BASELINES) - {"ce"}):
             stems += _shortcut_report(part, dataset, task, thresh, out, cache, lungs)
         shown = part[part["variant"].isin(variants[:1] + ["ce"])]
         task_files = [Path(f) for f in shown["source"].unique()]

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from .cam import cams_for
-from .config import MODES, AttentionConfig
+from .config import AttentionConfig
+from .objectives import MAP_TERMS
 
 CAM_MODES = ("soft", "published", "energy", "outside")
 EPS = 1e-6
@@ -59,7 +60,7 @@ def attention_term(cam: torch.Tensor, region: torch.Tensor, thresh: float, cfg: 
     if cfg.mode in ("signed", "rrr"):
         mass = cam.abs()
         return (mass * outside).sum(dim=(1, 2)) / (mass.sum(dim=(1, 2)) + EPS) * has
-    raise ValueError(f"attention.mode {cfg.mode!r}; valid: {', '.join(MODES)}")
+    raise ValueError(f"attention.mode {cfg.mode!r} is no map term; map terms: {', '.join(MAP_TERMS)}")
 
 
 def signed_map(logits: torch.Tensor, activations: torch.Tensor, size) -> torch.Tensor:

@@ -29,6 +29,17 @@ def capture(layer: nn.Module) -> Iterator[list[torch.Tensor]]:
         handle.remove()
 
 
+@contextmanager
+def capture_input(module: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Collect the module's first input during the forward passes inside the block."""
+    seen: list[torch.Tensor] = []
+    handle = module.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
 def _minmax(maps: torch.Tensor) -> torch.Tensor:
     lo = maps.amin(dim=(-2, -1), keepdim=True)
     maps = maps - lo

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import config as C
+from . import objectives
 
 
 def _synthesize(a) -> None:
@@ -113,8 +114,8 @@ def _spec(a):
     overrides["warmup_epochs"] = warmup
     attention = C.attention_config(settings)
     if a.objective:
-        if a.objective in ("ce", "ceiling") and lam != 1:
-            raise SystemExit(f"--objective {a.objective} is cross-entropy: it needs --lamda 1, not {a.lamda}")
+        if objectives.get(a.objective).baseline and lam != 1:
+            raise C.ConfigError(f"--objective {a.objective} is cross-entropy only: it needs --lamda 1, not {a.lamda}")
         attention = dataclasses.replace(attention, mode=a.objective)
     return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed,
                    dataclasses.replace(train_cfg, **overrides), attention)
@@ -123,18 +124,31 @@ def _spec(a):
 def _splits_data(a, names):
     """The named splits (those the split table has), and the identity of the inputs. A ceiling
     run learns without the confounder (erased from train and val) and is tested on the same
-    images as every run."""
-    from .data import input_identity, load_split, read_splits
+    images as every run; a masked run sees only the lungs, in every split."""
+    from .data import input_identity, load_split, mask_lungs, read_splits
     from .imagecache import ImageCache
     from .lungcache import LungCache
     from .splits import check_splits
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
     check_splits(splits, a.task, a.splits)
-    erase = {"train", "val"} if a.objective == "ceiling" else set()
-    data = [load_split(splits, n, cache, lungs, erase_marker=n in erase) if (splits["split"] == n).any() else None
-            for n in names]
+    objective = objectives.get(a.objective or C.attention_config(C.load(a.settings) if a.settings else {}).mode)
+    markers = _markers(a)
+    if objective.erase_marker and markers is None:
+        raise C.ConfigError(f"--objective {objective.name} erases the synthetic confounder: it needs --markers")
+    erase = {"train", "val"} if objective.erase_marker else set()
+    data = [load_split(splits, n, cache, lungs, erase=markers if n in erase else None)
+            if (splits["split"] == n).any() else None for n in names]
+    if objective.mask_input:
+        attention = C.attention_config(C.load(a.settings) if a.settings else {})
+        data = [d and mask_lungs(d, attention.mask_margin, attention.fill) for d in data]
     return data, input_identity(Path(a.splits), cache, lungs)
+
+
+def _markers(a):
+    from .marker import Markers
+
+    return Markers.read(Path(a.markers)) if getattr(a, "markers", None) else None
 
 
 def _train(a) -> None:
@@ -157,7 +171,7 @@ def _evaluate(a) -> None:
 
     (va, te, iid), _ = _splits_data(a, ["val", "test", "test_iid"])
     locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
-    markers = pd.read_csv(a.markers, index_col="Image Index")["marker"] if a.markers else None
+    markers = _markers(a)
     r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)),
                  markers, iid)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
@@ -207,12 +221,15 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
     p.add_argument("--thresh", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--objective", help="attention objective (overrides attention.mode); 'ce' or 'ceiling' with λ = 1")
+    p.add_argument("--objective", help="training objective (overrides attention.mode); baselines (ce, ceiling, masked) "
+                                       "with λ = 1")
     p.add_argument("--settings", help="train/attention sections: YAML or JSON, inline or a file")
     p.add_argument("--batch", type=int, help="batch size (overrides train.batch_size)")
     p.add_argument("--gpu", type=int, help="CUDA device index (the original's flag); implies device cuda:N")
     p.add_argument("--device", help="cpu, cuda or cuda:N (overrides train.device)")
     p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--markers", help="synthetic sets: markers.csv (the confounder's box per image: the ceiling "
+                                     "erases it, the evaluation measures its use)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -308,7 +325,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--localization", help="a localization set (<task>.localization.csv) to score CAMs against")
-    p.add_argument("--markers", help="synthetic sets: markers.csv, to measure the use of the confounder")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("aggregate", help="tables, figures and appendix.tex")

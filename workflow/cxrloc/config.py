@@ -23,9 +23,6 @@ class ConfigError(CxrlocError, ValueError):
     pass
 
 
-MODES = ("soft", "published", "energy", "outside", "signed", "rrr")  # attention terms (cxrloc.attention)
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 100
@@ -47,12 +44,17 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class AttentionConfig:
-    mode: str = "soft"
+    mode: str = "soft"  # an objective of cxrloc.objectives
     tau: float = 0.1
     cam_target: str = "predicted"
     first_order: bool = False
     region: str = "box"
     weight: float = 1.0
+    invariance_region: str = "target"  # actdiff, swap: the task's target region, or the lung mask ("lungs")
+    fill: str = "blur"  # what replaces the outside of the region (actdiff, masked): zero, mean or blur
+    features: str = "pooled"  # actdiff compares the classifier's input ("pooled") or the CAM layer's output ("cam")
+    swap_kl: float = 0.0  # swap: weight of the KL divergence between the predictions on x and on x_swap
+    mask_margin: float = 0.05  # masked: the lung mask grown by this fraction of the image side
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from .imagecache import ImageCache
 from .io import sha256sum
 from .lungcache import LungCache
-from .marker import marker_slices
+from .marker import Markers
 
 
 @dataclass
@@ -34,17 +36,18 @@ class SplitData:
 
 
 def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungCache,
-               erase_marker: bool = False) -> SplitData:
-    """One split's images, labels, boxes and masks; ``erase_marker`` blanks the synthetic
-    confounder's corner in every image (the ceiling run: a model that never sees it)."""
+               erase: Markers | None = None) -> SplitData:
+    """One split's images, labels, boxes and masks; ``erase`` blanks the synthetic confounder's
+    box in every image (the ceiling run: a model that never sees it)."""
     part = splits[splits["split"] == split]
     names = part["image"].tolist()
     rows = cache.rows(names)
     lesions = cache.lesions()
     images = np.array(cache.images()[rows])
-    if erase_marker:
-        rows_, cols = marker_slices(images.shape[-1])
-        images[:, rows_, cols] = images[:, rows_.stop, cols.start - 1, None, None]
+    if erase is not None:
+        for image, name in zip(images, names):
+            rows_, cols = erase.slices(name, image.shape[-1])
+            image[rows_, cols] = image[min(rows_.stop, image.shape[0] - 1), max(cols.start - 1, 0)]
     return SplitData(
         names=names,
         images=torch.from_numpy(images),
@@ -53,6 +56,21 @@ def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungC
         lung_masks=torch.from_numpy(lungs.masks_of(names)),
         lesions=None if lesions is None else torch.from_numpy(np.ascontiguousarray(lesions[rows])),
     )
+
+
+def mask_lungs(data: SplitData, margin: float, how: str) -> SplitData:
+    """The split as the ``masked`` objective sees it: only the content of each lung mask, grown by
+    ``margin`` (a fraction of the image side); the outside filled as ``attention.fill`` says."""
+    from .invariance import fill, keep_region
+
+    size = data.images.shape[-1]
+    masks = F.interpolate(data.lung_masks[:, None].float(), size=(size, size), mode="nearest")
+    grow = round(margin * size)
+    if grow:
+        masks = F.max_pool2d(masks, 2 * grow + 1, stride=1, padding=grow)
+    images = data.images[:, None].float()
+    kept = keep_region(images, masks[:, 0], fill(images, how, black=0.0))
+    return dataclasses.replace(data, images=kept[:, 0].round().clamp(0, 255).to(torch.uint8))
 
 
 def normalize(images_uint8: torch.Tensor) -> torch.Tensor:

@@ -12,14 +12,15 @@ import pandas as pd
 import torch
 
 from .cam import grad_cam
-from .data import SplitData, normalize
+from .data import SplitData, mask_lungs, normalize
 from .device import resolve
 from .imagecache import ImageCache
 from .io import atomic_path, atomic_write_json
 from .localization import best_threshold, dilate, energy_inside, pointing_game, scores, tolerance_px
 from .locset import box_masks
-from .marker import marker_slices
+from .marker import Markers
 from .metrics import bootstrap_ci, point_metrics
+from .objectives import get
 from .regions import kinds_for, target_regions
 from .results import SCHEMA_VERSION
 from .train import CheckpointError, RunSpec, build_model, load_checkpoint, predict_proba
@@ -44,18 +45,27 @@ def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> t
     return torch.cat(out) if out else torch.zeros(0, *data.images.shape[1:])
 
 
-def marked(data: SplitData, markers: pd.Series) -> torch.Tensor:
+def marked(data: SplitData, markers: Markers) -> torch.Tensor:
     """Per sample of a split: whether its image carries the synthetic confounder."""
-    return torch.tensor([bool(markers.get(name, False)) for name in data.names], dtype=torch.bool)
+    return torch.from_numpy(markers.carries(data.names))
 
 
-def with_marker(images: torch.Tensor) -> torch.Tensor:
-    out = torch.clone(images)
-    out[(slice(None), *marker_slices(out.shape[-1]))] = 255
-    return out
+def marker_spots(names: list[str], markers: Markers, size: int) -> torch.Tensor:
+    """``(N, size, size)`` boolean masks of each image's marker box."""
+    spots = torch.zeros(len(names), size, size, dtype=torch.bool)
+    for spot, name in zip(spots, names):
+        spot[markers.slices(name, size)] = True
+    return spots
 
 
-def shortcut_use(model, layer, test: SplitData, markers: pd.Series, device) -> dict:
+def with_marker(data: SplitData, markers: Markers) -> SplitData:
+    """The split with the confounder pasted into every image, at that image's marker box."""
+    images = data.images.clone()
+    images[marker_spots(data.names, markers, images.shape[-1])] = 255
+    return dataclasses.replace(data, images=images)
+
+
+def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: RunSpec) -> dict:
     """How a model uses the confounder on the shifted test: paste it into the marker-free
     images (how many predictions flip, how far the positive-class probability moves; 0, 0 for
     a model that ignores it), and where the CAMs of positives that carry it look (their share
@@ -64,15 +74,17 @@ def shortcut_use(model, layer, test: SplitData, markers: pd.Series, device) -> d
     result: dict = {"n": int((~has).sum())}
     if (~has).any():
         clean = test.take(torch.nonzero(~has).squeeze(1))
+        pasted = with_marker(clean, markers)
+        if get(spec.attention.mode).mask_input:  # the film with the marker pasted, then masked (both alike)
+            clean, pasted = (mask_lungs(d, spec.attention.mask_margin, spec.attention.fill) for d in (clean, pasted))
         p0 = predict_proba(model, clean, device)
-        p1 = predict_proba(model, dataclasses.replace(clean, images=with_marker(clean.images)), device)
+        p1 = predict_proba(model, pasted, device)
         result.update(flip_rate=float((p0.argmax(1) != p1.argmax(1)).mean()),
                       delta_p_positive=float((p1[:, 1:].sum(1) - p0[:, 1:].sum(1)).mean()))
     positives = test.take(torch.nonzero(has & (test.labels > 0)).squeeze(1))
     if len(positives):
         cams = true_class_cams(model, layer, positives, device)
-        spot = torch.zeros_like(cams, dtype=torch.bool)
-        spot[(slice(None), *marker_slices(cams.shape[-1]))] = True
+        spot = marker_spots(positives.names, markers, cams.shape[-1])
         tol = tolerance_px(cams.shape[-1])
         result.update(n_marked_positives=len(positives),
                       cam_energy_marker=energy_inside(cams, dilate(spot, tol)).mean().item(),
@@ -80,7 +92,7 @@ def shortcut_use(model, layer, test: SplitData, markers: pd.Series, device) -> d
     return result
 
 
-def save_examples(model, layer, test: SplitData, device, out: Path, markers: pd.Series | None = None, k: int = 4) -> None:
+def save_examples(model, layer, test: SplitData, device, out: Path, markers: Markers | None = None, k: int = 4) -> None:
     """CAMs of ``k`` test positives (the same images in every run of a task), for figures: the
     first ones, or half with the confounder and half without when the set has one."""
     pos = test.labels > 0
@@ -131,7 +143,7 @@ def box_localization(model, layer, locset: pd.DataFrame, cache: ImageCache, devi
 
 def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, out: Path,
              n_bootstrap: int = 200, locset: pd.DataFrame | None = None, cache: ImageCache | None = None,
-             markers: pd.Series | None = None, test_iid: SplitData | None = None) -> dict:
+             markers: Markers | None = None, test_iid: SplitData | None = None) -> dict:
     device = resolve(spec.train.device)
     torch.set_num_threads(spec.train.threads)
     tic = time.time()
@@ -153,7 +165,7 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     if locset is not None:
         result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
     if markers is not None:
-        result["shortcut"] = shortcut_use(model, layer, test, markers, device)
+        result["shortcut"] = shortcut_use(model, layer, test, markers, device, spec)
     save_examples(model, layer, test, device, out.with_name("cams.npz"), markers)
     result["seconds"] = time.time() - tic
     atomic_write_json(out, result)

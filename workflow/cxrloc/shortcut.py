@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .objectives import BASELINES
 from .results import read_result
 from .schedule import label as lambda_label
 from .schedule import ordered as ordered_lambdas
@@ -61,9 +62,9 @@ def paired(diff: pd.Series) -> tuple[float, float, float, float]:
 
 def chosen(runs: pd.DataFrame) -> pd.DataFrame:
     """Per objective, the λ and warm-up with the best mean validation AUC (never the test's)."""
-    att = runs[~runs["objective"].isin(["ce", "ceiling"])]
+    att = runs[~runs["objective"].isin(list(BASELINES))]
     best = att.groupby(["objective", "lambda", "warmup"])["val_auc"].mean().groupby("objective").idxmax()
-    return pd.concat([runs[runs["objective"].isin(["ce", "ceiling"])],
+    return pd.concat([runs[runs["objective"].isin(list(BASELINES))],
                       *(att[(att["objective"] == o) & (att["lambda"] == lam) & (att["warmup"] == w)]
                         for o, lam, w in best.values)])
 
@@ -97,7 +98,7 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
 
     from .figures import save
 
-    att = runs[~runs["objective"].isin(["ce", "ceiling"])]
+    att = runs[~runs["objective"].isin(list(BASELINES))]
     order = {lam: i for i, lam in enumerate(ordered_lambdas(att["lambda"]))}
     keys = sorted(set(zip(att["lambda"], att["warmup"])), key=lambda k: (order[k[0]], k[1]))
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
@@ -107,7 +108,7 @@ def figure(runs: pd.DataFrame, out: Path) -> None:
         mean, sem, n = (v.reindex(keys) for v in (g.mean(), g.sem(), g.count()))
         half = stats.t.ppf(0.975, np.maximum(n.fillna(1) - 1, 1)) * sem.fillna(0)
         ax.errorbar(x, mean, yerr=half, marker="o", capsize=3, label=objective)
-    for name, style in (("ce", "k--"), ("ceiling", "g:")):
+    for name, style in (("ce", "k--"), ("ceiling", "g:"), ("masked", "m-.")):
         ref = runs.loc[runs["objective"] == name, "shifted_auc"]
         if len(ref):
             ax.axhline(ref.mean(), color=style[0], ls=style[1:], label=f"{name} (mean)")

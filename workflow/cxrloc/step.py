@@ -17,10 +17,12 @@ from dataclasses import dataclass
 
 import torch
 
+from . import invariance
 from .attention import objective
-from .cam import capture
+from .cam import capture, capture_input
 from .config import AttentionConfig
 from .data import SplitData, normalize
+from .objectives import INPUT_GRADIENT, SECOND_PASS, get
 from .regions import kinds_for, target_regions
 
 WARMUP = 3
@@ -63,6 +65,7 @@ class Steps:
         self.model, self.layer, self.opt, self.cfg, self.device = model, layer, opt, settings, device
         self.data = data
         self.kinds = kinds_for(settings.task).to(device)
+        self.needs = get(settings.attention.mode).needs
         self.amp = device.type == "cuda"
         self.totals = torch.zeros(4, dtype=torch.float64, device=device)
         self.in_region = torch.zeros(2, dtype=torch.float64, device=device)  # sum of fractions, count
@@ -120,20 +123,29 @@ class Steps:
         """Forward, objective, backward, optimizer step and the device-side totals."""
         d, att = self.data, self.cfg.attention
         x = normalize(d.images[idx].to(self.device, non_blocking=True))
-        if self.amp:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with_map = isinstance(lam, torch.Tensor) or lam < 1
-        if att.mode == "rrr" and with_map:
+        with_term = isinstance(lam, torch.Tensor) or lam < 1
+        second = with_term and SECOND_PASS in self.needs
+        if INPUT_GRADIENT in self.needs and with_term:
             x.requires_grad_(True)
         y = d.labels[idx].to(self.device, non_blocking=True)
         boxes = d.boxes[idx].to(self.device, non_blocking=True)
-        masks = d.lung_masks[idx].to(self.device, non_blocking=True) if att.region == "mask" else None
+        masks = d.lung_masks[idx].to(self.device, non_blocking=True) if att.region == "mask" or second else None
+        if second:
+            regions = invariance.invariance_regions(att, y, self.kinds, boxes, masks, x.shape[-1])
+            x = torch.cat([x, invariance.second_pass(x, y, regions, att)])
+        if self.amp:
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=cache), \
-                capture(self.layer) as seen:
+                capture(self.layer) as seen, capture_input(self.model.get_classifier()) as pooled:
             logits = self.model(x)
-        parts = objective(logits.float(), seen[-1] if with_map else None, y,
-                          lambda labels: target_regions(att.region, boxes, self.kinds[labels], x.shape[-1], masks),
-                          lam, self.cfg.thresh, att, inputs=x)
+        if second:
+            features = pooled[-1] if att.features == "pooled" else seen[-1]
+            parts = invariance.objective(logits.float(), features, y, lam, att)
+            logits = logits[: len(y)]
+        else:
+            parts = objective(logits.float(), seen[-1] if with_term else None, y,
+                              lambda labels: target_regions(att.region, boxes, self.kinds[labels], x.shape[-1], masks),
+                              lam, self.cfg.thresh, att, inputs=x)
         parts.loss.backward()
         self.opt.step()
         n = len(idx)

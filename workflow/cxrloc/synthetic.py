@@ -18,7 +18,8 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from .io import atomic_dir, atomic_write_text
-from .marker import marker_slices
+from .marker import COLUMNS as MARKER_COLUMNS
+from .marker import PLACEMENTS, box_slices, corner_box, lung_box
 
 FINDINGS = ("No Finding", "Effusion", "Pneumothorax", "Subcutaneous Emphysema", "Cardiomegaly")
 NIH_COLUMNS = [
@@ -45,6 +46,7 @@ class SyntheticConfig:
     image_size: int = 128
     lesion_contrast: float = 1.0
     confounder_rate: float | None = None
+    marker_placement: str = "corner"  # corner, or lung (upper lung field)
     shifted_fraction: float = 0.2
     multi_label_rate: float = 0.05
     finding_weights: dict[str, float] = field(
@@ -65,6 +67,7 @@ class Radiograph:
     lungs: np.ndarray  # bool
     lesion: np.ndarray  # bool
     marker: bool
+    marker_box: tuple[float, float, float]  # top, left, size as fractions of the side (drawn or not)
 
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -218,18 +221,14 @@ DRAW_FINDING = {
 }
 
 
-def _marker(img: np.ndarray) -> None:
-    """The confounder: a bright token in the upper-right corner."""
-    img[marker_slices(img.shape[0])] = 1.0
-
-
-def draw(rng: np.random.Generator, size: int, findings: list[str], contrast: float, marker: bool) -> Radiograph:
+def draw(rng: np.random.Generator, size: int, findings: list[str], contrast: float, marker: bool,
+         placement: str = "corner") -> Radiograph:
     """One radiograph of a fresh anatomy with the given findings drawn in.
 
     Anatomy, findings and exposure draw from independent streams of ``rng``, so one seed
     gives the same patient and exposure with or without a finding.
     """
-    anatomy_rng, finding_rng, exposure_rng = rng.spawn(3)
+    anatomy_rng, finding_rng, exposure_rng, marker_rng = rng.spawn(4)
     anat = Anatomy(anatomy_rng, size)
     if "Cardiomegaly" in findings:
         anat.heart_scale = finding_rng.uniform(1.35, 1.6)
@@ -241,9 +240,12 @@ def draw(rng: np.random.Generator, size: int, findings: list[str], contrast: flo
     gamma = exposure_rng.uniform(0.8, 1.25)
     img = np.clip(img, 0, 1) ** gamma * exposure_rng.uniform(0.85, 1.1)
     img += exposure_rng.normal(0, 0.02, img.shape).astype(np.float32)
+    if placement not in PLACEMENTS:
+        raise ValueError(f"source.synthetic.marker_placement {placement!r}; valid: {', '.join(PLACEMENTS)}")
+    box = corner_box() if placement == "corner" else lung_box(lungs_mask, marker_rng)
     if marker:
-        _marker(img)
-    return Radiograph(np.clip(img, 0, 1).astype(np.float32), lungs_mask, lesion, marker)
+        img[box_slices(*box, size)] = 1.0
+    return Radiograph(np.clip(img, 0, 1).astype(np.float32), lungs_mask, lesion, marker, box)
 
 
 def _patient_labels(cfg: SyntheticConfig, rng: np.random.Generator, n_images: int) -> list[str]:
@@ -295,16 +297,19 @@ def synthesize(cfg: SyntheticConfig, out: Path) -> pd.DataFrame:
     with atomic_dir(out) as tmp:
         for sub in ("images", "lung_masks", "lesion_masks"):
             (tmp / sub).mkdir()
+        boxes = []
         for i, row in enumerate(tqdm(meta.itertuples(index=False), total=len(meta), desc="synthesize", unit="img")):
             rng = np.random.default_rng([cfg.seed, i])
             findings = row[1].split("|")
-            r = draw(rng, cfg.image_size, findings, cfg.lesion_contrast, bool(row[-1]))
+            r = draw(rng, cfg.image_size, findings, cfg.lesion_contrast, bool(row[-1]), cfg.marker_placement)
             name = row[0]
+            boxes.append(r.marker_box)
             _save_png(tmp / "images" / name, (r.image * 255).round().astype(np.uint8))
             _save_png(tmp / "lung_masks" / name, r.lungs.astype(np.uint8) * 255)
             _save_png(tmp / "lesion_masks" / name, r.lesion.astype(np.uint8) * 255)
         meta[NIH_COLUMNS].to_csv(tmp / "Data_Entry.csv", index=False)
-        meta[["Image Index", "marker"]].to_csv(tmp / "markers.csv", index=False)
+        markers = meta[["Image Index", "marker"]].assign(**dict(zip(("top", "left", "size"), np.array(boxes).T)))
+        markers[MARKER_COLUMNS].to_csv(tmp / "markers.csv", index=False)
         shifted = meta.loc[meta["shifted"], "Image Index"]
         atomic_write_text(tmp / "test_list.txt", "".join(f"{n}\n" for n in shifted))
     return meta

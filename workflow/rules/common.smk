@@ -6,7 +6,7 @@ import shlex
 import shutil
 
 from cxrloc.backbones import canonical
-from cxrloc.config import MODES
+from cxrloc.objectives import REGISTRY as OBJECTIVE_REGISTRY
 from cxrloc.resources import train_mem_mb, train_runtime
 from cxrloc.schedule import Schedule
 
@@ -81,7 +81,7 @@ wildcard_constraints:
     lam=r"[0-9.]+a?(w[0-9]+)?",
     thresh=r"[0-9.]+",
     seed=r"[0-9]+",
-    objective="|".join(["ce", "ceiling", *MODES]),
+    objective="|".join(OBJECTIVE_REGISTRY),
 
 
 def run_dir(**wc):
@@ -119,8 +119,8 @@ def expected_archive(name):
 
 def lambda_objectives():
     """(λ-schedule token, objective) pairs of the grid: λ = 1 is cross-entropy (``ce``) whatever
-    the objective; every other λ runs once per warm-up; ``ceiling`` is cross-entropy with the
-    synthetic confounder erased."""
+    the objective; every other λ runs once per warm-up for each objective with a term; the
+    other baselines (``ceiling``, ``masked``) run once, at λ = 1."""
     ce = [s for s in SCHEDULES if s.cross_entropy]
     pairs = [(ce[0].token, "ce")] if ce else []
     pairs += [
@@ -129,9 +129,9 @@ def lambda_objectives():
         if not s.cross_entropy
         for w in WARMUPS
         for o in OBJECTIVES
-        if o != "ceiling"
+        if OBJECTIVE_REGISTRY[o].term
     ]
-    return pairs + ([("1", "ceiling")] if "ceiling" in OBJECTIVES else [])
+    return pairs + [("1", o) for o in OBJECTIVES if OBJECTIVE_REGISTRY[o].baseline and o != "ce"]
 
 
 def grid(pattern):

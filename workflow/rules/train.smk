@@ -6,6 +6,7 @@ rule train:
         **CACHE,
         splits=f"{OUT}/splits/{{task}}.csv",
         lungs=f"{OUT}/masks/lungs.npz",
+        markers=MARKERS or [],
     output:
         model=f"{run_dir()}/model.pt",
         history=f"{run_dir()}/history.csv",
@@ -29,12 +30,13 @@ rule train:
         settings=settings("train", "attention", "weights", "device"),
         cache=folder("images"),
         out=folder("model"),
+        markers=lambda w, input: option("--markers", input.markers),
     shell:
         "cxrloc train --dataset {params.dataset:q} --task {wildcards.task:q} --backbone {wildcards.backbone:q}"
         " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
         " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
-        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --out {params.out:q}"
-        " > {log:q} 2>&1"
+        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q}{params.markers}"
+        " --out {params.out:q} > {log:q} 2>&1"
 
 
 rule evaluate:

@@ -1,0 +1,109 @@
+"""The objectives that act on a second pass (actdiff, swap), the masked baseline, and the one
+registry every part of the project reads objectives from."""
+
+import dataclasses
+
+import pytest
+import torch
+import yaml
+from cxrloc import invariance, models, objectives
+from cxrloc.config import AttentionConfig
+from cxrloc.data import SplitData, mask_lungs
+from cxrloc.regions import kinds_for
+from cxrloc.step import Steps, StepSettings, optimizer
+
+from .workflow import ROOT
+
+SIZE = 32
+
+
+def batch(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, SIZE, SIZE, generator=g) * 2 - 1
+    labels = torch.tensor([0, 1] * (n // 2))
+    boxes = torch.tensor([[4, 6, 24, 20]] * n)
+    masks = torch.zeros(n, 8, 8, dtype=torch.uint8)
+    masks[:, 2:6, 1:7] = 1
+    return x, labels, boxes, masks
+
+
+def test_schema_offers_exactly_the_registry():
+    schema = yaml.safe_load((ROOT / "config/schema.yaml").read_text())["properties"]
+    assert schema["objectives"]["items"]["enum"] == list(objectives.REGISTRY)
+    assert schema["attention"]["properties"]["mode"]["enum"] == list(objectives.TERMS)
+    with pytest.raises(KeyError, match="valid objectives: ce, ceiling, masked"):
+        objectives.get("swapp")
+
+
+def test_actdiff_is_zero_when_the_outside_already_holds_the_fill():
+    torch.manual_seed(0)
+    model, _ = models.create("resnet_tiny", 2)
+    model.eval()
+    x, labels, boxes, masks = batch()
+    cfg = AttentionConfig(mode="actdiff", fill="zero", invariance_region="lungs")
+    regions = invariance.invariance_regions(cfg, labels, kinds_for("ne"), boxes, masks, SIZE)
+    x = invariance.keep_region(x, regions, invariance.fill(x, "zero"))  # outside already black
+    x_in = invariance.second_pass(x, labels, regions, cfg)
+    assert torch.equal(x_in, x)
+    with torch.no_grad():
+        f = model.forward_head(model.forward_features(torch.cat([x, x_in])), pre_logits=True)
+    assert invariance.relative_distance(*f.chunk(2)).abs().max() < 1e-6
+    other = invariance.second_pass(torch.rand_like(x), labels, regions, cfg)
+    with torch.no_grad():
+        g = model.forward_head(model.forward_features(torch.cat([torch.rand_like(x), other])), pre_logits=True)
+    assert invariance.relative_distance(*g.chunk(2)).min() > 0
+
+
+def test_swap_never_pairs_an_image_with_itself_and_keeps_region_pixels_bit_exact():
+    for n in (2, 3, 8, 9):
+        labels = torch.tensor([1, 0, 0, 1, 1, 0, 1, 0, 0])[:n]
+        partner = invariance.partners(labels)
+        assert (partner != torch.arange(n)).all() and sorted(partner.tolist()) == list(range(n))
+    labels = torch.tensor([0, 1] * 4)
+    assert (labels[invariance.partners(labels)] != labels).all(), "balanced batch: always the other label"
+    x, labels, boxes, masks = batch()
+    cfg = AttentionConfig(mode="swap")
+    regions = invariance.invariance_regions(cfg, labels, kinds_for("ne"), boxes, masks, SIZE)
+    swapped = invariance.second_pass(x, labels, regions, cfg)
+    inside = regions.bool().unsqueeze(1).expand_as(x)
+    assert torch.equal(swapped[inside], x[inside])
+    assert torch.equal(swapped[~inside], x[invariance.partners(labels)][~inside])
+
+
+def test_target_region_of_a_negative_is_the_positive_class_region():
+    x, labels, boxes, masks = batch()
+    cfg = AttentionConfig(mode="swap", invariance_region="target")
+    regions = invariance.invariance_regions(cfg, labels, kinds_for("ne"), boxes, masks, SIZE)
+    assert torch.equal(regions[0], regions[1]) and regions[0].sum() > 0  # a negative and a positive: the lower lung
+    assert regions[0][:16].sum() == 0  # upper rows of the box are outside the effusion region
+
+
+def test_masked_leaves_only_dilated_mask_pixels():
+    images = torch.full((2, SIZE, SIZE), 200, dtype=torch.uint8)
+    masks = torch.zeros(2, 8, 8, dtype=torch.uint8)
+    masks[:, 3:5, 3:5] = 1  # pixels 12..19 at 32 px
+    data = SplitData(["a", "b"], images, torch.tensor([0, 1]), torch.zeros(2, 4, dtype=torch.long), masks, None)
+    tight, grown = mask_lungs(data, 0, "zero").images, mask_lungs(data, 2 / SIZE, "zero").images
+    assert (tight[:, 12:20, 12:20] == 200).all() and tight.sum() == 2 * 64 * 200
+    assert (grown[:, 10:22, 10:22] == 200).all() and grown[:, :10].sum() == 0 and grown[:, 22:].sum() == 0
+
+
+@pytest.mark.parametrize("mode", ["actdiff", "swap"])
+def test_each_new_objective_has_a_finite_gradient_and_follows_lambda_and_warm_up(mode):
+    torch.manual_seed(0)
+    model, layer = models.create("resnet_tiny", 2)
+    images = (torch.rand(8, SIZE, SIZE) * 255).to(torch.uint8)
+    _, labels, boxes, masks = batch()
+    data = SplitData([str(i) for i in range(8)], images, labels, boxes, masks, None)
+    cfg = dataclasses.replace(AttentionConfig(mode=mode), swap_kl=0.5 if mode == "swap" else 0.0)
+    opt = optimizer(model.parameters(), 1e-3, torch.device("cpu"), False)
+    steps = Steps(model, layer, opt, StepSettings("ne", 0.5, 8, cfg, False), data, torch.device("cpu"))
+    idx = torch.arange(8)
+    steps(idx, 0.5)
+    row = steps.read(8)
+    assert row["att"] > 0 and torch.isfinite(torch.tensor(row["loss"]))
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    steps(idx, 1.0)  # λ = 1 (a warm-up epoch): cross-entropy alone, no second pass
+    warm = steps.read(8)
+    assert warm["att"] == 0 and warm["loss"] == pytest.approx(warm["ce"])
