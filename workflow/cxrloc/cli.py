@@ -132,7 +132,9 @@ def _splits_data(a, names):
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
     check_splits(splits, a.task, a.splits)
-    objective = objectives.get(a.objective or C.attention_config(C.load(a.settings) if a.settings else {}).mode)
+    settings = getattr(a, "settings", None)
+    attention = C.attention_config(C.load(settings) if settings else {})
+    objective = objectives.get(a.objective or attention.mode)
     markers = _markers(a)
     if objective.erase_marker and markers is None:
         raise C.ConfigError(f"--objective {objective.name} erases the synthetic confounder: it needs --markers")
@@ -140,7 +142,6 @@ def _splits_data(a, names):
     data = [load_split(splits, n, cache, lungs, erase=markers if n in erase else None)
             if (splits["split"] == n).any() else None for n in names]
     if objective.mask_input:
-        attention = C.attention_config(C.load(a.settings) if a.settings else {})
         data = [d and mask_lungs(d, attention.mask_margin, attention.fill) for d in data]
     return data, input_identity(Path(a.splits), cache, lungs)
 

@@ -13,6 +13,7 @@ an epoch.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -135,11 +136,13 @@ class Steps:
             x = torch.cat([x, invariance.second_pass(x, y, regions, att)])
         if self.amp:
             x = x.contiguous(memory_format=torch.channels_last)
+        pooled_needed = second and att.features == "pooled"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=cache), \
-                capture(self.layer) as seen, capture_input(self.model.get_classifier()) as pooled:
+                capture(self.layer) as seen, \
+                (capture_input(self.model.get_classifier()) if pooled_needed else contextlib.nullcontext([])) as pooled:
             logits = self.model(x)
         if second:
-            features = pooled[-1] if att.features == "pooled" else seen[-1]
+            features = pooled[-1] if pooled_needed else seen[-1]
             parts = invariance.objective(logits.float(), features, y, lam, att)
             logits = logits[: len(y)]
         else:
