@@ -1,9 +1,15 @@
-"""Image-folder sets: the documented layout works; a missing or empty class folder is named."""
+"""Image-folder sets: the documented layout works; a missing or empty class folder is named;
+swap trains on one."""
+
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from cxrloc.imagefolder import LayoutError, index_imagefolder
 from PIL import Image
+
+from .workflow import cxrloc
 
 
 def make(root, splits=("train", "val", "test"), classes=("0NoFinding", "1Effusion"), per=2):
@@ -42,3 +48,16 @@ def test_a_missing_class_folder_in_val_is_named(tmp_path):
     (root / "val/1Effusion").rmdir()
     with pytest.raises(LayoutError, match=rf"{root / 'val/1Effusion'}: missing or holds no image"):
         index_imagefolder(root, "ne")
+
+
+def test_swap_trains_on_an_image_folder_set(folder_study, tmp_path):
+    """A set without lesion masks or markers: swap's second pass needs only the precached lung
+    masks and boxes."""
+    data = folder_study / "results/folder"
+    settings = {"train": {"epochs": 1, "batch_size": 16, "lr": 0.001}}
+    cxrloc("train", "--dataset", "folder", "--task", "ne", "--backbone", "resnet_tiny", "--lamda", "0.5", "--thresh", "0.5",
+           "--seed", "0", "--objective", "swap", "--splits", str(data / "splits/ne.csv"), "--cache", str(data / "cache"),
+           "--lungs", str(data / "masks/lungs.npz"), "--settings", json.dumps(settings), "--out", str(tmp_path))
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert history["lam"].tolist() == [0.5] and (history["att"] > 0).all()
+    assert (tmp_path / "model.pt").exists()

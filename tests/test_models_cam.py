@@ -27,6 +27,27 @@ def test_unknown_backbone_lists_the_valid_names():
         assert name in str(e.value)
 
 
+def test_a_misspelled_timm_name_suggests_the_close_one():
+    with pytest.raises(KeyError, match=r"did you mean densenet121"):
+        models.create("densnet121", 2)
+
+
+def test_a_timm_model_outside_the_registry_takes_its_last_feature_stage():
+    torch.manual_seed(0)
+    model, layer = models.create("densenet121", 2)
+    assert layer is model.features.norm5 and backbones.label("densenet121") == "densenet121"
+    model.eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    ref = GradCAM(model=model, target_layers=[layer])(input_tensor=x, targets=[ClassifierOutputTarget(1)] * 2)
+    assert torch.allclose(grad_cam(model, layer, x, torch.tensor([1, 1])), torch.from_numpy(ref), atol=1e-3)
+
+
+def test_a_token_sequence_layer_is_refused_naming_the_key_to_set():
+    model, layer = models.create("test_vit", 2)
+    with pytest.raises(ValueError, match=r"train\.cam_layer"):
+        grad_cam(model.eval(), layer, torch.randn(1, 3, 160, 160), torch.tensor([1]))
+
+
 @pytest.mark.parametrize("alias,name", [("pvt", "pvt_v2_b2_li"), ("vgg", "vgg16.tv_in1k"), ("resnet", "resnet50.tv_in1k")])
 def test_original_cli_aliases(alias, name):
     assert backbones.canonical(alias) == name

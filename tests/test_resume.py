@@ -15,6 +15,7 @@ COLS = ["epoch", "loss", "ce", "att", "acc", "val_loss", "val_acc", "lr", "lam"]
 
 
 def test_sigterm_mid_epoch_then_rerun_matches_an_uninterrupted_run(study, tmp_path):
+    """Also: two processes training with one seed give the same history and weights."""
     args = run_args(study, epochs=4, batch_size=8)
     cxrloc("train", *args, "--out", str(tmp_path / "whole"))
 

@@ -1,5 +1,6 @@
-"""The tiny study on a real one-node SLURM cluster (started by .ci/run), through the official
-executor plugin and the workflow's slurm profile; its results must equal a local run's."""
+"""The tiny study's training and evaluation jobs on a real one-node SLURM cluster (started by
+.ci/run), through the official executor plugin and the workflow's slurm profile, from the local
+study's data, splits and lung masks; its results must equal the local run's."""
 
 import json
 import os
@@ -8,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from .workflow import OUT, ROOT, TINY, snakemake
+from .workflow import OUT, ROOT, TINY, seed_upstream, snakemake
 
 pytestmark = [
     pytest.mark.slurm,
@@ -18,8 +19,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def slurm_run(tmp_path_factory):
+def slurm_run(study, tmp_path_factory):
     work = tmp_path_factory.mktemp("slurm")
+    seed_upstream(study, work)
     cfg = yaml.safe_load(TINY.read_text())
     cfg["resources"] = {"cpus_per_gpu": 1, "train_mem_mb": 1500, "train_runtime": 10}
     (work / "slurm.yaml").write_text(yaml.safe_dump(cfg))

@@ -110,3 +110,45 @@ def test_a_split_missing_a_class_in_val_fails_before_training(nih_splits, tmp_pa
         write_splits(one_class_val, tmp_path / "ne.csv", "ne")
     assert not (tmp_path / "ne.csv").exists()
     write_splits(splits, tmp_path / "ne.csv", "ne")
+
+
+@pytest.fixture(scope="module")
+def nih_as_csv(nih_metadata_path, tmp_path_factory):
+    """NIH's real metadata as a user's own table: other column names, a ';' between findings."""
+    meta = pd.read_csv(nih_metadata_path, usecols=["Image Index", "Finding Labels", "Patient ID"])
+    table = meta.rename(columns={"Image Index": "path", "Finding Labels": "finding", "Patient ID": "subject"})
+    table["finding"] = table["finding"].str.replace("|", ";")
+    path = tmp_path_factory.mktemp("csv") / "labels.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+COLUMNS = '{"image": "path", "labels": "finding", "patient": "subject"}'
+
+
+def test_a_csv_source_splits_like_the_nih_layout(nih_as_csv, nih_splits, tmp_path):
+    from .workflow import cxrloc
+
+    out = tmp_path / "ne.csv"
+    cxrloc("prepare-splits", "--metadata", str(nih_as_csv), "--columns", COLUMNS, "--label-separator", ";", "--task", "ne",
+           "--out", str(out))
+    pd.testing.assert_frame_equal(pd.read_csv(out, dtype={"patient": str}), nih_splits["ne"])
+
+
+def test_a_csv_sources_own_split_column_is_kept_and_checked(nih_splits, tmp_path):
+    from cxrloc.splits import SplitError, given_splits
+
+    own = nih_splits["ne"].assign(labels=nih_splits["ne"]["finding"].str.split("|"))
+    pd.testing.assert_frame_equal(given_splits(own, "ne", "t.csv"), nih_splits["ne"])
+    crossing = own.copy()
+    patient = crossing.loc[crossing["split"] == "val", "patient"].iloc[0]
+    crossing.loc[crossing.index[(crossing["split"] == "train")][0], "patient"] = patient
+    with pytest.raises(SplitError, match=rf"t\.csv: 1 patient\(s\) in more than one split \({patient}\)"):
+        given_splits(crossing, "ne", "t.csv")
+    with pytest.raises(SplitError, match=r"t\.csv: split column holds \['fold1'\]"):
+        given_splits(own.assign(split="fold1"), "ne", "t.csv")
+
+
+def test_a_csv_column_missing_names_the_file_and_the_key(nih_as_csv):
+    with pytest.raises(MetadataError, match=r"labels\.csv: missing column\(s\) \['label'\].*source\.columns"):
+        read_metadata(nih_as_csv, {"image": "path", "patient": "subject"})

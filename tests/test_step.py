@@ -3,6 +3,7 @@ partial batch included), a device-scalar λ (as a CUDA graph holds it) gives the
 loss, and padded evaluation batches change no prediction."""
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from cxrloc import models
@@ -68,3 +69,18 @@ def test_padded_evaluation_batches_change_no_prediction():
     padded = predict_proba(model, data, torch.device("cpu"), batch=5, static=True)
     assert exact.shape == padded.shape == (13, 2)
     assert np.abs(exact - padded).max() < 1e-5
+
+
+@pytest.mark.parametrize(("warmup", "best"), [(0, 0), (1, 2)])
+def test_the_kept_model_is_the_best_epoch_after_the_warm_up(warmup, best, monkeypatch, tmp_path):
+    """Validation favours the warm-up's cross-entropy model here (as it does when the validation
+    set carries a shortcut); after a warm-up only the objective's own epochs may be kept."""
+    from cxrloc import train as training
+
+    accuracies = iter([0.9, 0.5, 0.6])
+    monkeypatch.setattr(training, "_val", lambda model, data, device: (0.1, next(accuracies)))
+    cfg = training.TrainConfig(epochs=3, batch_size=8, lr=1e-3, warmup_epochs=warmup)
+    spec = training.RunSpec("t", "ne", "resnet_tiny", 0.5, 0.5, 0, cfg, AttentionConfig(mode="swap"))
+    history = training.train(spec, split(16), split(8, 1), tmp_path, {"test": "warm-up"})
+    assert history["lam"].tolist() == [1.0] * warmup + [0.5] * (3 - warmup)
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["best_epoch"] == best

@@ -4,11 +4,12 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from .workflow import OUT, ROOT, TINY, cxrloc, run_args, snakemake
+from .workflow import OUT, ROOT, TINY, cxrloc, run_args, seed_upstream, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -84,14 +85,6 @@ def test_training_never_runs_the_unet(study, tmp_path):
         shutil.move(tmp_path / "unet.pt", study / OUT / "unet/unet.pt")
 
 
-def test_same_seed_gives_identical_metrics(study, tmp_path):
-    for name in ("a", "b"):
-        cxrloc("train", *run_args(study), "--out", str(tmp_path / name))
-    cols = ["loss", "ce", "att", "acc", "val_loss", "val_acc", "cam_in_region"]
-    a, b = (pd.read_csv(tmp_path / n / "history.csv")[cols] for n in ("a", "b"))
-    pd.testing.assert_frame_equal(a, b)
-
-
 def test_rerun_after_change_of_a_table_format_only_aggregates(study):
     out = snakemake(study, "--configfile", str(TINY), "-n", "--forcerun", "aggregate").stdout
     jobs = [j for j in re.findall(r"^rule (\w+):", out, re.M) if j != "all"]
@@ -108,12 +101,27 @@ def test_lambda_out_of_range_fails_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_unknown_backbone_fails_naming_the_key(tmp_path):
+def test_a_misspelled_backbone_fails_naming_the_key_and_the_close_name(tmp_path):
     bad = yaml.safe_load(TINY.read_text())
-    bad["backbones"] = ["resnet18", "alexnet"]
+    bad["backbones"] = ["resnet18", "densnet121"]
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     proc = snakemake(tmp_path, "--configfile", str(tmp_path / "bad.yaml"), check=False)
-    assert proc.returncode != 0 and "backbones" in proc.stdout + proc.stderr and "alexnet" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config key 'backbones'" in out and "did you mean densenet121" in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_csv_source_and_a_timm_backbone_outside_the_registry_build_the_grid(tmp_path):
+    (tmp_path / "films").mkdir()
+    (tmp_path / "films/labels.csv").write_text("file,finding,subject\n")
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(backbones=["densenet121"], dataset="own")
+    cfg["source"] = {"kind": "csv", "root": "films", "table": "films/labels.csv",
+                     "columns": {"image": "file", "labels": "finding", "patient": "subject"}}
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(cfg))
+    out = snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"), "-n", "-p").stdout
+    assert re.search(r"^train\s+2$", out, re.M) and "--backbone densenet121" in out
+    assert """--columns '{"image": "file", "labels": "finding", "patient": "subject", "split": null}'""" in out
 
 
 def test_missing_key_fails_naming_it(tmp_path):
@@ -129,6 +137,19 @@ def test_nih_dry_run_builds_the_full_grid_offline(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
     assert int(counts["train"]) >= 45 and int(counts["evaluate"]) >= 45
     assert int(counts["download_archive"]) == 12
+    assert int(counts["fetch_weights"]) == 3, "each pretrained backbone's weights, once, before training"
+
+
+def test_the_new_objectives_plan_on_the_nih_config(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config/nih.yaml").read_text())
+    cfg.update(objectives=["actdiff", "swap", "masked"], lambdas=[1, 0.5], warmups=[0, 2], tasks=["ne"], seeds=[0])
+    (tmp_path / "nih.yaml").write_text(yaml.safe_dump(cfg))
+    out = snakemake(tmp_path, "--configfile", str(tmp_path / "nih.yaml"), "-n", "-p").stdout
+    per_backbone = 1 + 2 * 2 + 1  # ce; actdiff and swap at λ = 0.5 with each warm-up; masked
+    assert re.search(rf"^train\s+{per_backbone * len(cfg['backbones'])}$", out, re.M)
+    for objective in ("actdiff", "swap", "masked"):
+        assert f"--objective {objective}" in out
+    assert "--lamda 0.5w2" in out and "--lamda 1 " in out
 
 
 
@@ -152,31 +173,33 @@ def test_shortcut_use_is_measured_on_synthetic_sets(study):
 
 def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(dataset="sc", objectives=["swap", "masked", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5], warmups=[0, 1],
-               backbones=["resnet_tiny"])
-    cfg["train"].update(epochs=1)
-    cfg["unet"] = {"checkpoint": str(study / OUT / "unet/unet.pt")}
+    cfg.update(objectives=["swap", "masked", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5], warmups=[1],
+               backbones=["resnet_tiny"], attention={"fill": "zero"})
     (tmp_path / "sc.yaml").write_text(yaml.safe_dump(cfg))
+    seed_upstream(study, tmp_path)
     snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"))
-    runs = sorted(p.name for p in (tmp_path / "results/sc/runs").iterdir())
+    runs = sorted(p.name for p in (tmp_path / OUT / "runs").iterdir())
     objectives = [r.split("_")[-1] for r in runs]
-    assert objectives.count("ceiling") == objectives.count("masked") == 2 and len(runs) == 10
-    assert {"resnet_tiny_sc_ne_la0.5_t0.5_s1_swap", "resnet_tiny_sc_ne_la0.5w1_t0.5_s1_swap"} <= set(runs)
-    warm = tmp_path / "results/sc/runs/resnet_tiny_sc_ne_la0.5w1_t0.5_s0_swap"
-    assert json.loads((warm / "metrics.json").read_text())["run"]["warmup"] == 1
-    assert pd.read_csv(warm / "history.csv")["lam"].tolist() == [1.0]  # the one epoch is the warm-up
-    report = (tmp_path / "results/sc/tables/md/sc_ne_t0.5_shortcut.md").read_text()
+    assert objectives.count("ceiling") == objectives.count("masked") == objectives.count("ce") == 2 and len(runs) == 8
+    swap = tmp_path / OUT / "runs/resnet_tiny_tiny_ne_la0.5w1_t0.5_s0_swap"
+    assert json.loads((swap / "metrics.json").read_text())["run"]["warmup"] == 1
+    history = pd.read_csv(swap / "history.csv")
+    assert history["lam"].tolist() == [1.0, 0.5]  # one warm-up epoch of cross-entropy, then the swap term
+    assert history["att"].tolist()[0] == 0 and history["att"].tolist()[1] > 0
+    report = (tmp_path / OUT / "tables/md/tiny_ne_t0.5_shortcut.md").read_text()
     for column in ("shifted AUC", "shifted acc", "i.i.d. AUC", "i.i.d. acc", "marker flips", "CAM on marker", "CAM in region",
                    "ΔAUC vs CE [95% CI]"):
         assert column in report
     assert "| swap" in report and "| ceiling" in report and "| masked" in report
-    swap = pd.read_csv(tmp_path / "results/sc/runs/resnet_tiny_sc_ne_la0.5_t0.5_s0_swap/history.csv")
-    assert (swap["att"] > 0).all() and (swap["lam"] == 0.5).all()  # the swap term from the first epoch
-    ceiling = json.loads((tmp_path / "results/sc/runs/resnet_tiny_sc_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
+    plain, masked = (np.load(tmp_path / OUT / f"runs/resnet_tiny_tiny_ne_la1_t0.5_s0_{o}/cams.npz") for o in ("ce", "masked"))
+    assert (plain["image"] == masked["image"]).all()
+    assert ((masked["seen"] == plain["seen"]) | (masked["seen"] == 0)).all() and (masked["seen"] != plain["seen"]).any(), \
+        "the CAM figures show a masked run the lungs it saw"
+    ceiling = json.loads((tmp_path / OUT / "runs/resnet_tiny_tiny_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
     assert "test_iid" in ceiling and ceiling["run"]["mode"] == "ceiling"
     assert 0 <= ceiling["shortcut"]["cam_energy_marker"] <= 1
     for fig in ("auc_vs_lambda", "cam_overlays"):
-        assert (tmp_path / f"results/sc/tables/figures/sc_ne_t0.5_shortcut_{fig}.png").stat().st_size > 1000
+        assert (tmp_path / OUT / f"tables/figures/tiny_ne_t0.5_shortcut_{fig}.png").stat().st_size > 1000
 
 
 def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
@@ -198,6 +221,26 @@ def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
         bright = np.array([ceiling[split].images[i][markers.slices(n, 32)].float().max() > 150  # resized to 32 px
                            for i, n in enumerate(names)])
         assert not bright.any() if erased else (bright == has).all()
+
+
+def test_a_masked_run_sees_only_the_dilated_lungs_in_every_split(study):
+    import argparse
+
+    import torch
+    import torch.nn.functional as F
+    from cxrloc.cli import _splits_data
+
+    paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz",
+             "markers": None}
+    settings = json.dumps({"attention": {"mask_margin": 2 / 32, "fill": "zero"}})
+    names = ["train", "val", "test", "test_iid"]
+    masked, plain = (_splits_data(argparse.Namespace(**paths, task="ne", objective=o, settings=settings), names)[0]
+                     for o in ("masked", "ce"))
+    for name, m, p in zip(names, masked, plain):
+        lungs = F.interpolate(p.lung_masks[:, None].float(), size=p.images.shape[-2:], mode="nearest")
+        grown = F.max_pool2d(lungs, 5, stride=1, padding=2)[:, 0].bool()
+        assert torch.equal(m.images[grown], p.images[grown]), name
+        assert (m.images[~grown] == 0).all() and (p.images[~grown] > 0).any(), name
 
 
 LATEX = ("pdflatex", "xelatex", "pdftotext", "latexmk")

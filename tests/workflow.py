@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = ROOT / "tests" / "tiny.yaml"
 OUT = "results/tiny"
+UPSTREAM = ("raw", "cache", "splits", "unet", "masks")
+
+
+def seed_upstream(study: Path, work: Path) -> None:
+    """Copy the tiny study's data, image cache, splits, U-Net and lung masks into ``work``
+    (modification times kept), so that Snakemake there only trains, evaluates and aggregates."""
+    for name in UPSTREAM:
+        shutil.copytree(study / OUT / name, work / OUT / name)
 
 
 def env() -> dict:
@@ -32,16 +41,19 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 
 def cxrloc(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(BIN / "cxrloc"), *args], capture_output=True, text=True, env=env(), **kw)
+    """Run the CLI; ``env`` defaults to the tests' (no network)."""
+    kw.setdefault("env", env())
+    proc = subprocess.run([str(BIN / "cxrloc"), *args], capture_output=True, text=True, **kw)
     if check and proc.returncode != 0:
         raise AssertionError(f"cxrloc {' '.join(args)} failed:\n{proc.stderr[-5000:]}")
     return proc
 
 
-def run_args(work: Path, lam: str = "0.5", **train) -> list[str]:
-    """CLI arguments of one training job of the tiny study in ``work``."""
+def run_args(work: Path, lam: str = "0.5", backbone: str = "resnet_tiny", **train) -> list[str]:
+    """CLI arguments of one training job on the tiny study's data in ``work`` (by default the
+    0.4 M-parameter ResNet, Grad-CAM on its 2 × 2 ``layer3`` at 32 px)."""
     cfg = yaml.safe_load(TINY.read_text())
-    settings = {"train": {**cfg["train"], **train}}
-    return ["--dataset", "tiny", "--task", "ne", "--backbone", "resnet18", "--lamda", lam, "--thresh", "0.5",
+    settings = {"train": {**cfg["train"], "cam_layer": {"resnet_tiny": "layer3"}, **train}}
+    return ["--dataset", "tiny", "--task", "ne", "--backbone", backbone, "--lamda", lam, "--thresh", "0.5",
             "--seed", "0", "--splits", str(work / OUT / "splits/ne.csv"), "--cache", str(work / OUT / "cache"),
             "--lungs", str(work / OUT / "masks/lungs.npz"), "--settings", json.dumps(settings)]

@@ -1,15 +1,17 @@
 """Backbone registry: one record per model (its timm name, Grad-CAM layer, table label, the
-paper's key and relative step time); no torch, so planning can read it."""
+paper's key and relative step time); no torch, so planning can read it. Any other timm model
+name works too (``record``): only such a name makes planning import timm, to check it."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Backbone:
     timm_name: str
-    cam_layer: str
+    cam_layer: str | None  # None: the model's last feature stage (timm's feature_info)
     label: str
     kwargs: dict = field(default_factory=dict)
     paper_key: str | None = None  # the backbone's name in the paper's tables
@@ -37,19 +39,35 @@ PAPER_LABELS = {b.paper_key: b.label for b in REGISTRY.values() if b.paper_key}
 
 
 def canonical(name: str) -> str:
-    """The registry name of a backbone or alias; the error lists every valid name."""
+    """The registry name of a backbone or alias, or a timm model name as given; an unknown name
+    is an error suggesting the closest valid names."""
     name = ALIASES.get(name, name)
-    if name not in REGISTRY:
-        valid = sorted(REGISTRY) + sorted(ALIASES)
-        raise KeyError(f"unknown backbone {name!r}; valid backbones: {', '.join(valid)}")
-    return name
+    if name in REGISTRY or _in_timm(name):
+        return name
+    import timm
+
+    close = difflib.get_close_matches(name, [*REGISTRY, *ALIASES, *timm.list_models()], n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise KeyError(f"unknown backbone {name!r}; {hint}valid: the registry ({', '.join(sorted(REGISTRY))}), "
+                   f"its aliases ({', '.join(sorted(ALIASES))}) or any timm model name (timm.list_models())")
+
+
+def _in_timm(name: str) -> bool:
+    import timm  # only for a name outside the registry
+
+    return timm.is_model(name)
+
+
+def record(name: str) -> Backbone:
+    """A backbone's record; a timm model outside the registry gets its name as timm name and
+    label, its last feature stage as Grad-CAM layer and the costliest step time."""
+    name = canonical(name)
+    return REGISTRY.get(name) or Backbone(name, None, name, note="a timm model outside the registry")
 
 
 def label(name: str) -> str:
-    """A backbone's table label (registry name, alias or the paper's key); unknown names as given."""
+    """A backbone's table label (registry name, alias or the paper's key); other names as given."""
     if name in PAPER_LABELS:
         return PAPER_LABELS[name]
-    try:
-        return REGISTRY[canonical(name)].label
-    except KeyError:
-        return name
+    entry = REGISTRY.get(ALIASES.get(name, name))
+    return entry.label if entry else name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,22 +20,36 @@ def _synthesize(a) -> None:
 
 def _prepare_splits(a) -> None:
     from .metadata import read_list, read_metadata
-    from .splits import SplitConfig, prepare_splits, report, write_splits
+    from .splits import SplitConfig, given_splits, prepare_splits, report, write_splits
 
-    meta = read_metadata(a.metadata)
-    held_out: set[str] = set()
-    if a.bboxes:
-        from .io import atomic_path
-        from .locset import localization_set, read_bboxes
-
-        locset = localization_set(read_bboxes(a.bboxes), meta, a.task, a.seed)
-        held_out = set(locset["patient"])
-        with atomic_path(Path(a.out).with_suffix(".localization.csv")) as tmp:
-            locset.to_csv(tmp, index=False)
-        print(f"localization set: {len(locset)} boxes on {locset['image'].nunique()} images of {len(held_out)} patients")
-    splits = prepare_splits(meta, SplitConfig(a.task, a.seed), read_list(a.test_list), held_out)
+    meta = read_metadata(a.metadata, json.loads(a.columns) if a.columns else None, a.label_separator)
+    if "split" in meta:
+        splits = given_splits(meta, a.task, a.metadata)
+    else:
+        splits = prepare_splits(meta, SplitConfig(a.task, a.seed), read_list(a.test_list), _held_out(a, meta))
     write_splits(splits, a.out, a.task)
     print(report(splits))
+
+
+def _held_out(a, meta) -> set[str]:
+    """Patients of the localization set (``--bboxes``), written beside the splits; none without."""
+    if not a.bboxes:
+        return set()
+    from .io import atomic_path
+    from .locset import localization_set, read_bboxes
+
+    locset = localization_set(read_bboxes(a.bboxes), meta, a.task, a.seed)
+    with atomic_path(Path(a.out).with_suffix(".localization.csv")) as tmp:
+        locset.to_csv(tmp, index=False)
+    held_out = set(locset["patient"])
+    print(f"localization set: {len(locset)} boxes on {locset['image'].nunique()} images of {len(held_out)} patients")
+    return held_out
+
+
+def _fetch_weights(a) -> None:
+    from .weights import fetch
+
+    print(f"wrote {fetch(a.backbone, Path(a.out))}")
 
 
 def _index_imagefolder(a) -> None:
@@ -112,6 +127,8 @@ def _spec(a):
     if a.gpu is not None:
         overrides["device"] = f"cuda:{a.gpu}"
     overrides["warmup_epochs"] = warmup
+    if getattr(a, "weights", None):
+        overrides["weights"] = {**train_cfg.weights, a.backbone: a.weights}
     attention = C.attention_config(settings)
     if a.objective:
         if objectives.get(a.objective).baseline and lam != 1:
@@ -229,6 +246,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", type=int, help="CUDA device index (the original's flag); implies device cuda:N")
     p.add_argument("--device", help="cpu, cuda or cuda:N (overrides train.device)")
     p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--weights", help="the backbone's pretrained weights (a file from fetch-weights; with train.pretrained)")
     p.add_argument("--markers", help="synthetic sets: markers.csv (the confounder's box per image: the ceiling "
                                      "erases it, the evaluation measures its use)")
 
@@ -268,7 +286,10 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_montgomery)
 
     p = sub.add_parser("prepare-splits", help="patient-disjoint train/val/test split of one task")
-    p.add_argument("--metadata", required=True, help="NIH-style Data_Entry CSV")
+    p.add_argument("--metadata", required=True, help="NIH-style Data_Entry CSV, or any table with --columns")
+    p.add_argument("--columns", help='JSON: the table\'s column of image, labels, patient and (optional) split, '
+                                     '{"image": "path", "labels": "finding", "patient": "subject", "split": "fold"}')
+    p.add_argument("--label-separator", default="|", help="between the findings of a multi-label row")
     p.add_argument("--task", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
@@ -314,6 +335,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_precache_masks)
+
+    p = sub.add_parser("fetch-weights", help="a backbone's pretrained weights from the Hugging Face hub, once")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--out", required=True, help="the .safetensors file to write")
+    p.set_defaults(func=_fetch_weights)
 
     p = sub.add_parser("train", help="one training job")
     _run_args(p)

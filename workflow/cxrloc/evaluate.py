@@ -30,7 +30,7 @@ def load_trained(path: Path, spec: RunSpec, device):
     ckpt = load_checkpoint(path)
     if "state_dict" not in ckpt:
         raise CheckpointError(f"{path} holds no trained weights (no state_dict); rerun its train job")
-    model, layer = build_model(spec, device)
+    model, layer = build_model(spec, device, pretrained=False)  # the trained weights replace them all
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), layer, ckpt
 
@@ -93,8 +93,9 @@ def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: 
 
 
 def save_examples(model, layer, test: SplitData, device, out: Path, markers: Markers | None = None, k: int = 4) -> None:
-    """CAMs of ``k`` test positives (the same images in every run of a task), for figures: the
-    first ones, or half with the confounder and half without when the set has one."""
+    """CAMs of ``k`` test positives (the same images in every run of a task) with the images the
+    model saw (a masked run's lungs alone), for figures: the first ones, or half with the
+    confounder and half without when the set has one."""
     pos = test.labels > 0
     if markers is None:
         pick = torch.nonzero(pos).squeeze(1)[:k]
@@ -104,7 +105,7 @@ def save_examples(model, layer, test: SplitData, device, out: Path, markers: Mar
     x = normalize(test.images[pick].to(device))
     cams = grad_cam(model, layer, x, test.labels[pick].to(device)).cpu().numpy().astype(np.float16)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, image=np.array([test.names[i] for i in pick]), cam=cams)
+        np.savez_compressed(f, image=np.array([test.names[i] for i in pick]), cam=cams, seen=test.images[pick].numpy())
 
 
 def tuned_scores(v_cams, v_truth, t_cams, t_truth) -> dict:

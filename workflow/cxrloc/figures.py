@@ -16,7 +16,7 @@ from sklearn.metrics import roc_curve  # noqa: E402
 from .backbones import label as backbone_label  # noqa: E402
 from .io import atomic_path  # noqa: E402
 from .lungs import FLAGS  # noqa: E402
-from .results import read_result  # noqa: E402
+from .results import read_cams, read_result  # noqa: E402
 from .schedule import label as lambda_label  # noqa: E402
 from .schedule import ordered as ordered_lambdas  # noqa: E402
 
@@ -104,15 +104,16 @@ def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int 
 
 
 def cam_overlays(rows: list[tuple[str, Path]], cache, lungs, out: Path) -> None:
-    """One row per run: its CAMs on the same test positives (``cams.npz``), with the lung box
-    (red) and, where the source has them, the true lesion (cyan contour)."""
-    runs = [(label, np.load(f)) for label, f in rows]
+    """One row per run: its CAMs on the same test positives (``cams.npz``) over the images the
+    model saw, with the lung box (red) and, where the source has them, the true lesion (cyan
+    contour)."""
+    runs = [(label, read_cams(f)) for label, f in rows]
     k = len(runs[0][1]["image"])
     fig, axes = plt.subplots(len(runs), k, figsize=(1.6 * k, 1.8 * len(runs)), squeeze=False)
-    images, lesions, index = cache.images(), cache.lesions(), cache.index
+    lesions, index = cache.lesions(), cache.index
     for row, (label, z) in zip(axes, runs):
-        for ax, name, cam in zip(row, z["image"], z["cam"]):
-            ax.imshow(images[index[name]], cmap="gray")
+        for ax, name, cam, seen in zip(row, z["image"], z["cam"], z["seen"]):
+            ax.imshow(seen, cmap="gray", vmin=0, vmax=255)
             ax.imshow(cam.astype(np.float32), cmap="jet", alpha=0.4, vmin=0, vmax=1)
             x, y, w, h = lungs.boxes.loc[name, ["x", "y", "w", "h"]]
             ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="red", lw=0.8))

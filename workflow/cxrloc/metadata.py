@@ -8,30 +8,38 @@ import pandas as pd
 
 from .errors import CxrlocError
 
-REQUIRED = {"Image Index": "image", "Finding Labels": "labels", "Patient ID": "patient"}
+NIH_COLUMNS = {"image": "Image Index", "labels": "Finding Labels", "patient": "Patient ID"}
+CSV_COLUMNS = {"image": "image", "labels": "label", "patient": "patient", "split": None}  # source.columns' defaults
 
 
 class MetadataError(CxrlocError, ValueError):
     pass
 
 
-def read_metadata(path: str | Path) -> pd.DataFrame:
-    """Columns ``image``, ``labels`` (list of findings) and ``patient``; names the file on error."""
+def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None, separator: str = "|") -> pd.DataFrame:
+    """Columns ``image``, ``labels`` (list of findings), ``patient`` and, where the table has
+    one, ``split``. ``columns`` maps those names to the table's: None reads NIH's Data_Entry
+    layout, a mapping a csv source's (``CSV_COLUMNS`` where it is silent). Names the file on error."""
     path = Path(path)
+    columns = NIH_COLUMNS if columns is None else {k: v for k, v in {**CSV_COLUMNS, **columns}.items() if v}
     if not path.exists():
         raise MetadataError(f"metadata file not found: {path}")
     head = pd.read_csv(path, nrows=0)
-    missing = [c for c in REQUIRED if c not in head.columns]
+    missing = [c for c in columns.values() if c not in head.columns]
     if missing:
-        raise MetadataError(f"{path}: missing column(s) {missing}; found {list(head.columns)}")
-    df = pd.read_csv(path, usecols=list(REQUIRED)).rename(columns=REQUIRED)
+        raise MetadataError(f"{path}: missing column(s) {missing}; found {list(head.columns)} "
+                            "(source.columns maps image, labels, patient and split to the table's names)")
+    df = pd.read_csv(path, usecols=list(columns.values()), dtype=str).rename(columns={v: k for k, v in columns.items()})
     duplicated = df.loc[df["image"].duplicated(), "image"].unique().tolist()
     if duplicated:
         shown = ", ".join(duplicated[:10]) + (" …" if len(duplicated) > 10 else "")
         raise MetadataError(f"{path}: {len(duplicated)} image id(s) listed more than once ({shown}); "
                             "each image must have one row: remove the duplicates")
-    df["patient"] = df["patient"].astype(str)
-    df["labels"] = df["labels"].str.split("|")
+    empty = df[["image", "labels", "patient"]].isna().any(axis=1)
+    if empty.any():
+        raise MetadataError(f"{path}: {int(empty.sum())} row(s) without an image, label or patient "
+                            f"(first: row {int(empty.idxmax()) + 2} of the file)")
+    df["labels"] = df["labels"].str.split(separator, regex=False)
     return df
 
 

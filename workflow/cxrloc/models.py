@@ -1,11 +1,11 @@
-"""A registered backbone as a timm model, with the module whose output Grad-CAM reads."""
+"""A backbone as a timm model, with the module whose output Grad-CAM reads."""
 
 from __future__ import annotations
 
 import timm
 import torch.nn as nn
 
-from .backbones import REGISTRY, canonical
+from .backbones import record
 from .errors import CxrlocError
 
 
@@ -36,12 +36,13 @@ def _local_weights(timm_name: str, weights_file: str | None) -> dict:
 
 def create(name: str, num_classes: int, pretrained: bool = False, cam_layer: str | None = None,
            weights_file: str | None = None) -> tuple[nn.Module, nn.Module]:
-    """``(model, cam_layer_module)`` for a registered backbone.
+    """``(model, cam_layer_module)`` for a backbone of the registry or any timm model name.
 
-    In-place activations are turned off so that the CAM layer's output is not
-    overwritten by the ReLU that follows it.
+    The Grad-CAM layer is ``cam_layer``, else the record's, else the model's last feature stage
+    (timm's ``feature_info``). In-place activations are turned off so that the CAM layer's
+    output is not overwritten by the ReLU that follows it.
     """
-    spec = REGISTRY[canonical(name)]
+    spec = record(name)
     overlay = _local_weights(spec.timm_name, weights_file) if pretrained else None
     model = timm.create_model(
         spec.timm_name, pretrained=pretrained, num_classes=num_classes,
@@ -50,9 +51,18 @@ def create(name: str, num_classes: int, pretrained: bool = False, cam_layer: str
     for module in model.modules():
         if hasattr(module, "inplace"):
             module.inplace = False
-    layer = cam_layer or spec.cam_layer
+    layer = cam_layer or spec.cam_layer or _last_stage(model, name)
     try:
         return model, model.get_submodule(layer)
     except AttributeError:
         raise KeyError(f"{name!r} has no layer {layer!r} for Grad-CAM; its top-level modules: "
                        f"{', '.join(n for n, _ in model.named_children())}") from None
+
+
+def _last_stage(model: nn.Module, name: str) -> str:
+    """The module of the model's last feature stage, as timm's ``feature_info`` names it."""
+    info = getattr(model, "feature_info", None)
+    if not info:
+        raise KeyError(f"{name!r} has no feature_info to take its Grad-CAM layer from: set train.cam_layer "
+                       f"(its top-level modules: {', '.join(n for n, _ in model.named_children())})")
+    return info[-1]["module"]

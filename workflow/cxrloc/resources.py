@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 
-from .backbones import REGISTRY
+from .backbones import record
 
 
 def train_runtime(base_minutes: int, backbone: str, image_size: int, epochs: int) -> int:
-    scale = REGISTRY[backbone].relative_step * (image_size / 224) ** 2 * epochs / 100
+    scale = record(backbone).relative_step * (image_size / 224) ** 2 * epochs / 100
     return max(10, math.ceil(base_minutes * scale))
 
 

@@ -1,11 +1,13 @@
-"""A run's ``metrics.json``, typed: the one reader used by tables, figures and the shortcut
-report; a missing key or another schema is an error naming the file."""
+"""A run's ``metrics.json``, typed, and its ``cams.npz``: the one reader of each, used by tables,
+figures and the shortcut report; a missing key or another schema is an error naming the file."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .errors import CxrlocError
 from .schedule import Schedule
@@ -94,3 +96,12 @@ def read_result(path: Path | str) -> RunResult:
         if name not in splits:
             raise ResultError(f"{path}: no {name!r} results; rerun its evaluate job")
     return RunResult(path, info, splits, raw.get("localization"), raw.get("localization_boxes"), raw.get("shortcut"))
+
+
+def read_cams(path: Path):
+    """A run's ``cams.npz``: test image names, their CAMs and the images the model saw."""
+    z = np.load(path)
+    if "seen" not in z:
+        raise ResultError(f"{path} has no 'seen' images (written before cxrloc 0.2): rerun its evaluate job "
+                          "(snakemake --forcerun evaluate)")
+    return z

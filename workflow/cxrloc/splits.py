@@ -1,4 +1,5 @@
-"""Patient-disjoint, seeded train/val/test splits from NIH-style metadata (docs/method.md §2).
+"""Patient-disjoint, seeded train/val/test splits from NIH-style metadata (docs/method.md §2),
+or a table's own split column, checked to be patient-disjoint.
 
 Positives of each class are split 60/20/20 by image count with whole patients; No
 Finding controls come only from patients who never carry one of the task's findings and
@@ -23,6 +24,10 @@ from .tasks import NO_FINDING, classes, positives
 SPLITS = ("train", "val", "test", "test_iid")
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 WITH_TEST_POOL = {"train": 0.6, "val": 0.2, "test_iid": 0.2}
+
+
+class SplitError(CxrlocError, ValueError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,29 @@ def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_patients: set[
     return df["patient"].map(lambda p: "test" if p in test_patients else assigned[p])
 
 
+def given_splits(meta: pd.DataFrame, task: str, where: str | Path) -> pd.DataFrame:
+    """The table's own splits (its ``split`` column): every single-label image of the task's
+    classes, as the table assigns it; a patient in two splits or an unknown split is an error."""
+    names = classes(task)
+    unknown = sorted(set(meta["split"].dropna()) - set(SPLITS))
+    if unknown or meta["split"].isna().any():
+        raise SplitError(f"{where}: split column holds {unknown or 'empty cells'}; valid: {', '.join(SPLITS)}")
+    out = _single_label(meta, names)
+    shared = out.groupby("patient")["split"].nunique()
+    if (shared > 1).any():
+        some = ", ".join(shared[shared > 1].index[:10])
+        raise SplitError(f"{where}: {int((shared > 1).sum())} patient(s) in more than one split ({some}); "
+                         "splits must be patient-disjoint: fix the split column, or drop it and let cxrloc split")
+    return _ordered(out, names)
+
+
+def _ordered(out: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    out = out.assign(label=out["finding"].map({n: i for i, n in enumerate(names)}),
+                     split=pd.Categorical(out["split"], SPLITS, ordered=True))
+    out = out.sort_values(["split", "label", "image"]).reset_index(drop=True)
+    return out[["image", "patient", "finding", "label", "split"]].astype({"split": str})
+
+
 def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = frozenset(),
                    held_out: set[str] = frozenset()) -> pd.DataFrame:
     """One row per image used: ``image, patient, finding, label, split``.
@@ -119,11 +147,7 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
         pos = _balance(pos, rng)
     per_split = pos.groupby("split").size() // (len(names) - 1)
     neg = _controls(meta, cfg.task, per_split.to_dict(), fractions, test_patients, held_out, rng)
-    out = pd.concat([pos, neg])
-    out["label"] = out["finding"].map({n: i for i, n in enumerate(names)})
-    out["split"] = pd.Categorical(out["split"], SPLITS, ordered=True)
-    out = out.sort_values(["split", "label", "image"]).reset_index(drop=True)
-    return out[["image", "patient", "finding", "label", "split"]].astype({"split": str})
+    return _ordered(pd.concat([pos, neg]), names)
 
 
 def report(splits: pd.DataFrame) -> dict:
@@ -137,10 +161,6 @@ def report(splits: pd.DataFrame) -> dict:
         "patients": {s: len(p) for s, p in by_split.items()},
         "shared_patients": overlap,
     }
-
-
-class SplitError(CxrlocError, ValueError):
-    pass
 
 
 def check_splits(splits: pd.DataFrame, task: str, where: str | Path) -> None:

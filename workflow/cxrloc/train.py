@@ -128,15 +128,18 @@ def _val(model, data: SplitData, device) -> tuple[float, float]:
 
 
 def cam_layer_of(spec: RunSpec) -> str | None:
-    """The configured Grad-CAM layer of the run's backbone (None: the registry's)."""
+    """The configured Grad-CAM layer of the run's backbone (None: its record's, or its last feature stage)."""
     layers = spec.train.cam_layer
     if isinstance(layers, dict):
         return {canonical(name): layer for name, layer in layers.items()}.get(canonical(spec.backbone))
     return layers
 
 
-def build_model(spec: RunSpec, device):
-    model, layer = create(spec.backbone, len(classes(spec.task)), spec.train.pretrained, cam_layer_of(spec),
+def build_model(spec: RunSpec, device, pretrained: bool | None = None):
+    """The run's model and Grad-CAM layer; ``pretrained=False`` skips the pretrained weights (a
+    model about to receive trained ones)."""
+    pretrained = spec.train.pretrained if pretrained is None else pretrained
+    model, layer = create(spec.backbone, len(classes(spec.task)), pretrained, cam_layer_of(spec),
                           spec.train.weights.get(spec.backbone))
     model = model.to(device)
     if device.type == "cuda":
@@ -145,7 +148,8 @@ def build_model(spec: RunSpec, device):
 
 
 def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, inputs: dict[str, str]) -> pd.DataFrame:
-    """Train and write ``model.pt`` (best val accuracy) and ``history.csv`` into ``out``.
+    """Train and write ``model.pt`` (best val accuracy once the objective applies, see
+    ``_unwarmed``) and ``history.csv`` into ``out``.
 
     ``out/state.pt`` holds the resumable state after every epoch, until the run finishes;
     ``inputs`` is the identity of the data (``data.input_identity``), part of the fingerprint.
@@ -153,6 +157,16 @@ def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, 
     with gpu_slot(spec.train.device) as device:
         tqdm.write(f"device {device}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}")
         return _train(spec, train_data, val_data, out, device, spec.fingerprint(inputs))
+
+
+NO_BEST = {"acc": -1.0, "epoch": -1, "weights": None}
+
+
+def _unwarmed(spec: RunSpec, epoch: int) -> bool:
+    """The first epoch of the objective after a warm-up: the best model so far is forgotten, so a
+    warm-up epoch (plain cross-entropy, which a shortcut in the validation set favours) is only
+    ever the model of a run that never gets past its warm-up."""
+    return 0 < spec.schedule.warmup == epoch
 
 
 def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, device: torch.device,
@@ -171,7 +185,7 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
                                                        patience=spec.train.lr_patience, min_lr=spec.train.min_lr)
     state_path = out / "state.pt"
     state = _unfinished_state(state_path, fingerprint)
-    history, best, since_best, start = [], {"acc": -1.0, "epoch": -1, "weights": None}, 0, 0
+    history, best, since_best, start = [], NO_BEST, 0, 0
     if state:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -185,6 +199,8 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
     for epoch in range(start, spec.train.epochs):
         if since_best >= spec.train.early_stop:
             break
+        if _unwarmed(spec, epoch):
+            best, since_best = NO_BEST, 0
         lam = spec.schedule.at(epoch)
         tic = time.time()
         row = _epoch(steps, len(train_data), spec, lam, epoch, flag)

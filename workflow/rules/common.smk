@@ -1,7 +1,9 @@
 # Config checks beyond the schema, the study's paths, wildcard helpers and the one function
-# for final targets. Only torch-free project modules are imported: every parse stays fast.
+# for final targets. Only torch-free project modules are imported: every parse stays fast (only a
+# backbone outside the registry makes cxrloc.backbones import timm, to check its name).
 import json
 import os
+import re
 import shlex
 import shutil
 
@@ -20,8 +22,8 @@ OUT = f"results/{DS}"
 SOURCE = config["source"]
 SYNTHETIC = SOURCE["kind"] == "synthetic"
 RAW = f"{OUT}/raw" if SYNTHETIC else SOURCE["root"]
-IMAGES = RAW if SOURCE["kind"] == "imagefolder" else f"{RAW}/images"
-METADATA = f"{RAW}/Data_Entry.csv" if SYNTHETIC else SOURCE.get("metadata")
+IMAGES = RAW if SOURCE["kind"] in ("imagefolder", "csv") else f"{RAW}/images"
+METADATA = f"{RAW}/Data_Entry.csv" if SYNTHETIC else SOURCE.get("table", SOURCE.get("metadata"))
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
 LESIONS = f"{RAW}/lesion_masks" if SYNTHETIC else None
 MARKERS = f"{RAW}/markers.csv" if SYNTHETIC else None
@@ -59,7 +61,7 @@ UNET_MASKS = UNET_CFG.get("masks", f"{RAW}/lung_masks" if SYNTHETIC else f"{LUNG
 
 
 def _checked_backbones():
-    """Registry names of the configured backbones; an unknown one names the key."""
+    """Names of the configured backbones (aliases resolved); an unknown one names the key."""
     try:
         return [canonical(b) for b in config["backbones"]]
     except KeyError as e:
@@ -67,6 +69,10 @@ def _checked_backbones():
 
 
 BACKBONES = _checked_backbones()
+# pretrained weights: files the config lists, else copies fetched once into weights_cache
+PRETRAINED = config.get("train", {}).get("pretrained", False)
+GIVEN_WEIGHTS = {canonical(b): path for b, path in (config.get("weights") or {}).items()}
+WEIGHTS_CACHE = config.get("weights_cache", "data/weights")
 SCHEDULES = [Schedule.parse(lam) for lam in config["lambdas"]]
 WARMUPS = config.get("warmups") or [0]
 THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
@@ -77,7 +83,7 @@ RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}
 
 wildcard_constraints:
     task="|".join(config["tasks"]),
-    backbone="|".join(b.replace(".", r"\.") for b in BACKBONES),
+    backbone="|".join(re.escape(b) for b in BACKBONES),
     lam=r"[0-9.]+a?(w[0-9]+)?",
     thresh=r"[0-9.]+",
     seed=r"[0-9]+",
@@ -104,6 +110,22 @@ def option(flag, value):
     """`` --flag 'value' …`` with every value shell-quoted; nothing when there is no value."""
     values = [v for v in (value if isinstance(value, (list, tuple)) else [value]) if v]
     return f" {flag} {' '.join(shlex.quote(str(v)) for v in values)}" if values else ""
+
+
+def table_options():
+    """A csv source's column names and label separator for prepare-splits; none for NIH's table."""
+    if SOURCE["kind"] != "csv":
+        return ""
+    return option("--columns", json.dumps(SOURCE.get("columns", {}))) + option(
+        "--label-separator", SOURCE.get("label_separator")
+    )
+
+
+def weights_file(wildcards):
+    """The backbone's pretrained weights for a training job; none when it trains from scratch."""
+    if not PRETRAINED:
+        return []
+    return GIVEN_WEIGHTS.get(wildcards.backbone) or f"{WEIGHTS_CACHE}/{wildcards.backbone}.safetensors"
 
 
 def locset(task="{task}"):

@@ -127,9 +127,10 @@ else:
             seed=config.get("split_seed", 0),
             test_list=lambda w, input: option("--test-list", input.test_list),
             bboxes=lambda w, input: option("--bboxes", input.bboxes),
+            table=table_options(),
         shell:
             "cxrloc prepare-splits --metadata {input.metadata:q} --task {wildcards.task:q} --seed {params.seed}"
-            "{params.test_list}{params.bboxes} --out {output.splits:q} > {log:q} 2>&1"
+            "{params.test_list}{params.bboxes}{params.table} --out {output.splits:q} > {log:q} 2>&1"
 
 
 rule cache_images:

@@ -1,4 +1,24 @@
-# One training job per task × backbone × λ × threshold × seed, then its evaluation.
+# Pretrained weights fetched once (a local rule: compute nodes need no network), then one
+# training job per task × backbone × λ × threshold × seed, then its evaluation.
+
+
+localrules:
+    fetch_weights,
+
+
+rule fetch_weights:
+    output:
+        f"{WEIGHTS_CACHE}/{{backbone}}.safetensors",
+    log:
+        f"{OUT}/logs/fetch_weights/{{backbone}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "cxrloc fetch-weights --backbone {wildcards.backbone:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule train:
@@ -7,6 +27,7 @@ rule train:
         splits=f"{OUT}/splits/{{task}}.csv",
         lungs=f"{OUT}/masks/lungs.npz",
         markers=MARKERS or [],
+        weights=weights_file,
     output:
         model=f"{run_dir()}/model.pt",
         history=f"{run_dir()}/history.csv",
@@ -31,11 +52,12 @@ rule train:
         cache=folder("images"),
         out=folder("model"),
         markers=lambda w, input: option("--markers", input.markers),
+        weights=lambda w, input: option("--weights", input.weights),
     shell:
         "cxrloc train --dataset {params.dataset:q} --task {wildcards.task:q} --backbone {wildcards.backbone:q}"
         " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
         " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
-        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q}{params.markers}"
+        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q}{params.markers}{params.weights}"
         " --out {params.out:q} > {log:q} 2>&1"
 
 
