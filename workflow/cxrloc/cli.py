@@ -127,7 +127,7 @@ def _spec(a):
     if a.gpu is not None:
         overrides["device"] = f"cuda:{a.gpu}"
     overrides["warmup_epochs"] = warmup
-    if getattr(a, "weights", None):
+    if a.weights:
         overrides["weights"] = {**train_cfg.weights, a.backbone: a.weights}
     attention = C.attention_config(settings)
     if a.objective:
