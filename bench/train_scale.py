@@ -24,6 +24,7 @@ from cxrloc.data import SplitData
 from cxrloc.schedule import ADAPTIVE
 from cxrloc.step import WARMUP, Steps, StepSettings, optimizer, resident
 from cxrloc.synthetic import draw
+from cxrloc.tasks import BUILTIN
 from cxrloc.train import RunSpec, TrainConfig, build_model, train
 
 
@@ -102,7 +103,7 @@ def main() -> None:
         epochs = a.epochs if mode == "graph" else (a.eager_epochs or a.epochs)
         cfg = replace(TrainConfig(), epochs=epochs, early_stop=epochs, batch_size=a.batch, device=a.device,
                       threads=a.threads, cuda_graph=mode == "graph")
-        spec = RunSpec("bench", "ne", a.backbone, lam, 0.5, 0, cfg, AttentionConfig())
+        spec = RunSpec("bench", BUILTIN["ne"], a.backbone, lam, 0.5, 0, cfg, AttentionConfig())
         with tempfile.TemporaryDirectory() as tmp:
             tic = time.time()
             hist = train(spec, tr, va, Path(tmp), {"bench": "synthetic" if not a.random else "random"})

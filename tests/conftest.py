@@ -68,10 +68,17 @@ def study(tmp_path_factory) -> Path:
     return work
 
 
+OWN_TASK = {"name": "fluidair", "classes": ["Normal", "Fluid", "Air"], "regions": {"Fluid": "lungs", "Air": "upper"}}
+RENAMED = {"No Finding": "Normal", "Effusion": "Fluid", "Pneumothorax": "Air"}
+
+
 @pytest.fixture(scope="session")
-def folder_study(study, tmp_path_factory) -> Path:
-    """An image-folder set in the README's layout (no test_iid/), run once by Snakemake from a
-    folder whose path holds a space and a command substitution; its config is ``folder.yaml``."""
+def own_study(study, tmp_path_factory) -> Path:
+    """One's own study, declared in the config alone: a CSV-described set (its own column names
+    and label separator, images under a root) with a declared three-class task (``Fluid`` looks
+    at the lungs, ``Air`` at the upper lung) and a timm backbone outside the registry; run once
+    by Snakemake from a folder whose path holds a space and a command substitution. Its config
+    is ``own.yaml``; the U-Net is the tiny study's."""
     import shutil
 
     import pandas as pd
@@ -79,17 +86,21 @@ def folder_study(study, tmp_path_factory) -> Path:
 
     from .workflow import OUT, TINY, snakemake
 
-    splits = pd.read_csv(study / OUT / "splits/ne.csv")
     hostile = tmp_path_factory.mktemp("hostile") / "my data $(touch PWNED)"
-    for row in splits[splits["split"] != "test_iid"].itertuples():
-        dest = hostile / "folder" / row.split / f"{row.label}{row.finding.replace(' ', '')}" / row.image
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(study / OUT / "raw/images" / row.image, dest)
+    meta = pd.read_csv(study / OUT / "raw/Data_Entry.csv")
+    (hostile / "films/png").mkdir(parents=True)
+    for name in meta["Image Index"]:
+        shutil.copy(study / OUT / "raw/images" / name, hostile / "films/png" / name)
+    findings = meta["Finding Labels"].str.split("|").map(lambda ls: ";".join(RENAMED.get(f, f) for f in ls))
+    table = pd.DataFrame({"file": "png/" + meta["Image Index"], "subject": "p" + meta["Patient ID"].astype(str),
+                          "finding": findings})
+    table.to_csv(hostile / "films/labels.csv", index=False)
     shutil.copy(study / OUT / "unet/unet.pt", hostile / "unet.pt")
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(dataset="folder", lambdas=[1])
-    cfg["source"] = {"kind": "imagefolder", "root": str(hostile / "folder")}
+    cfg.update(dataset="own", tasks=[OWN_TASK], backbones=["test_efficientnet"], lambdas=[0.5], image_size=64)
+    cfg["source"] = {"kind": "csv", "root": str(hostile / "films"), "table": str(hostile / "films/labels.csv"),
+                     "columns": {"image": "file", "labels": "finding", "patient": "subject"}, "label_separator": ";"}
     cfg["unet"] = {"checkpoint": str(hostile / "unet.pt")}
-    (hostile / "folder.yaml").write_text(yaml.safe_dump(cfg))
-    snakemake(hostile, "--configfile", str(hostile / "folder.yaml"))
+    (hostile / "own.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(hostile, "--configfile", str(hostile / "own.yaml"))
     return hostile

@@ -14,6 +14,7 @@ from cxrloc import models
 from cxrloc.attention import AttentionConfig
 from cxrloc.data import SplitData
 from cxrloc.step import Steps, StepSettings, optimizer, resident
+from cxrloc.tasks import BUILTIN
 from cxrloc.train import RunSpec, TrainConfig, predict_proba, train
 from sklearn.metrics import roc_auc_score
 
@@ -34,7 +35,7 @@ def split(n: int, seed: int) -> SplitData:
 def stepper(model, layer, graph: bool, data: SplitData, mode: str = "soft") -> Steps:
     device = torch.device("cuda")
     return Steps(model, layer, optimizer(model.parameters(), 1e-4, device, graph),
-                 StepSettings("ne", 0.5, 16, AttentionConfig(mode=mode), graph), resident(data, device), device)
+                 StepSettings(BUILTIN["ne"], 0.5, 16, AttentionConfig(mode=mode), graph), resident(data, device), device)
 
 
 def grads(model) -> torch.Tensor:
@@ -76,7 +77,7 @@ def test_graph_and_eager_training_reach_the_same_validation_auc(seed):
     for graph in (False, True):
         cfg = TrainConfig(epochs=4, batch_size=32, lr=1e-3, early_stop=4, device="cuda", cuda_graph=graph,
                           cam_layer="layer3")
-        spec = RunSpec("gpu", "ne", "resnet18", 0.5, 0.5, seed, cfg, AttentionConfig())
+        spec = RunSpec("gpu", BUILTIN["ne"], "resnet18", 0.5, 0.5, seed, cfg, AttentionConfig())
         with tempfile.TemporaryDirectory() as tmp:
             train(spec, tr, va, Path(tmp), {"test": "gpu"})
             weights = torch.load(Path(tmp) / "model.pt", weights_only=True)["state_dict"]

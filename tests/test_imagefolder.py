@@ -1,5 +1,5 @@
-"""Image-folder sets: the documented layout works; a missing or empty class folder is named;
-swap trains on one."""
+"""Image-folder sets: the documented layout works; a missing or empty class folder is named.
+Swap trains on a set without lesion masks or markers; a bad task definition is named."""
 
 import json
 
@@ -7,8 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from cxrloc.imagefolder import LayoutError, index_imagefolder
+from cxrloc.tasks import BUILTIN
 from PIL import Image
 
+from .conftest import OWN_TASK
 from .workflow import cxrloc
 
 
@@ -22,13 +24,13 @@ def make(root, splits=("train", "val", "test"), classes=("0NoFinding", "1Effusio
 
 
 def test_the_readme_layout_without_test_iid_is_indexed(tmp_path):
-    table = index_imagefolder(make(tmp_path / "set"), "ne")
+    table = index_imagefolder(make(tmp_path / "set"), BUILTIN["ne"])
     assert sorted(table["split"].unique()) == ["test", "train", "val"]
     assert (table.groupby(["split", "label"]).size() == 2).all()
 
 
 def test_an_optional_test_iid_folder_is_its_own_split(tmp_path):
-    table = index_imagefolder(make(tmp_path / "set", ("train", "val", "test", "test_iid")), "ne")
+    table = index_imagefolder(make(tmp_path / "set", ("train", "val", "test", "test_iid")), BUILTIN["ne"])
     assert (table["split"] == "test_iid").sum() == 4
 
 
@@ -38,7 +40,7 @@ def test_an_empty_class_folder_is_named(tmp_path, split):
     for f in (root / split / "1Effusion").iterdir():
         f.unlink()
     with pytest.raises(LayoutError, match=rf"{root / split / '1Effusion'}: missing or holds no image"):
-        index_imagefolder(root, "ne")
+        index_imagefolder(root, BUILTIN["ne"])
 
 
 def test_a_missing_class_folder_in_val_is_named(tmp_path):
@@ -47,17 +49,24 @@ def test_a_missing_class_folder_in_val_is_named(tmp_path):
         f.unlink()
     (root / "val/1Effusion").rmdir()
     with pytest.raises(LayoutError, match=rf"{root / 'val/1Effusion'}: missing or holds no image"):
-        index_imagefolder(root, "ne")
+        index_imagefolder(root, BUILTIN["ne"])
 
 
-def test_swap_trains_on_an_image_folder_set(folder_study, tmp_path):
-    """A set without lesion masks or markers: swap's second pass needs only the precached lung
-    masks and boxes."""
-    data = folder_study / "results/folder"
+def test_swap_trains_on_a_set_without_lesion_masks_or_markers(own_study, tmp_path):
+    """The own study's CSV set and declared task: swap's second pass needs only the precached
+    lung masks and boxes."""
+    data = own_study / "results/own"
     settings = {"train": {"epochs": 1, "batch_size": 16, "lr": 0.001}}
-    cxrloc("train", "--dataset", "folder", "--task", "ne", "--backbone", "resnet_tiny", "--lamda", "0.5", "--thresh", "0.5",
-           "--seed", "0", "--objective", "swap", "--splits", str(data / "splits/ne.csv"), "--cache", str(data / "cache"),
-           "--lungs", str(data / "masks/lungs.npz"), "--settings", json.dumps(settings), "--out", str(tmp_path))
+    cxrloc("train", "--dataset", "own", "--task", json.dumps(OWN_TASK), "--backbone", "resnet_tiny", "--lamda", "0.5",
+           "--thresh", "0.5", "--seed", "0", "--objective", "swap", "--splits", str(data / "splits/fluidair.csv"),
+           "--cache", str(data / "cache"), "--lungs", str(data / "masks/lungs.npz"), "--settings", json.dumps(settings),
+           "--out", str(tmp_path))
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["lam"].tolist() == [0.5] and (history["att"] > 0).all()
     assert (tmp_path / "model.pt").exists()
+
+
+def test_a_bad_task_definition_is_named_by_the_cli(tmp_path):
+    proc = cxrloc("index-imagefolder", "--root", str(make(tmp_path / "set")), "--task", "{name: x, classes: [a]}",
+                  "--out", str(tmp_path / "x.csv"), check=False)
+    assert proc.returncode == 2 and "--task.classes: a list of at least two distinct classes" in proc.stderr

@@ -11,6 +11,7 @@ from cxrloc.config import AttentionConfig
 from cxrloc.data import SplitData, mask_lungs
 from cxrloc.regions import kinds_for
 from cxrloc.step import Steps, StepSettings, optimizer
+from cxrloc.tasks import BUILTIN
 
 from .workflow import ROOT
 
@@ -41,7 +42,7 @@ def test_actdiff_is_zero_when_the_outside_already_holds_the_fill():
     model.eval()
     x, labels, boxes, masks = batch()
     cfg = AttentionConfig(mode="actdiff", fill="zero", invariance_region="lungs")
-    regions = invariance.invariance_regions(cfg, labels, kinds_for("ne"), boxes, masks, SIZE)
+    regions = invariance.invariance_regions(cfg, labels, kinds_for(BUILTIN["ne"]), boxes, masks, SIZE)
     x = invariance.keep_region(x, regions, invariance.fill(x, "zero"))  # outside already black
     x_in = invariance.second_pass(x, labels, regions, cfg)
     assert torch.equal(x_in, x)
@@ -61,7 +62,7 @@ def test_swap_never_pairs_an_image_with_itself_and_keeps_region_pixels_bit_exact
         assert (partner != torch.arange(n)).all() and sorted(partner.tolist()) == list(range(n))
     x, labels, boxes, masks = batch()
     cfg = AttentionConfig(mode="swap")
-    regions = invariance.invariance_regions(cfg, labels, kinds_for("ne"), boxes, masks, SIZE)
+    regions = invariance.invariance_regions(cfg, labels, kinds_for(BUILTIN["ne"]), boxes, masks, SIZE)
     swapped = invariance.second_pass(x, labels, regions, cfg)
     inside = regions.bool().unsqueeze(1).expand_as(x)
     assert torch.equal(swapped[inside], x[inside])
@@ -71,7 +72,7 @@ def test_swap_never_pairs_an_image_with_itself_and_keeps_region_pixels_bit_exact
 def test_target_region_of_a_negative_is_the_positive_class_region():
     x, labels, boxes, masks = batch()
     cfg = AttentionConfig(mode="swap", invariance_region="target")
-    regions = invariance.invariance_regions(cfg, labels, kinds_for("ne"), boxes, masks, SIZE)
+    regions = invariance.invariance_regions(cfg, labels, kinds_for(BUILTIN["ne"]), boxes, masks, SIZE)
     assert torch.equal(regions[0], regions[1]) and regions[0].sum() > 0  # a negative and a positive: the lower lung
     assert regions[0][:16].sum() == 0  # upper rows of the box are outside the effusion region
 
@@ -95,7 +96,7 @@ def test_each_new_objective_has_a_finite_gradient_and_follows_lambda_and_warm_up
     data = SplitData([str(i) for i in range(8)], images, labels, boxes, masks, None)
     cfg = dataclasses.replace(AttentionConfig(mode=mode), swap_kl=0.5 if mode == "swap" else 0.0)
     opt = optimizer(model.parameters(), 1e-3, torch.device("cpu"), False)
-    steps = Steps(model, layer, opt, StepSettings("ne", 0.5, 8, cfg, False), data, torch.device("cpu"))
+    steps = Steps(model, layer, opt, StepSettings(BUILTIN["ne"], 0.5, 8, cfg, False), data, torch.device("cpu"))
     idx = torch.arange(8)
     steps(idx, 0.5)
     row = steps.read(8)

@@ -6,6 +6,7 @@ import torch
 from cxrloc.localization import best_threshold, pointing_game, scores, tolerance_px
 from cxrloc.locset import box_masks, localization_set, read_bboxes
 from cxrloc.splits import SplitConfig, prepare_splits, report
+from cxrloc.tasks import BUILTIN
 
 from .conftest import xrv_data
 
@@ -17,15 +18,15 @@ def bboxes():
 
 @pytest.mark.parametrize("task,n", [("ne", 153), ("np", 98), ("nep", 251)])
 def test_localization_set_takes_every_box_of_the_task(bboxes, nih_metadata, task, n):
-    loc = localization_set(bboxes, nih_metadata, task)
+    loc = localization_set(bboxes, nih_metadata, BUILTIN[task])
     assert len(loc) == n
     assert set(loc.groupby("patient")["split"].nunique()) == {1}
     assert set(loc["split"]) == {"val", "test"}
 
 
 def test_its_patients_stay_out_of_train_and_val_and_counts_hold(bboxes, nih_metadata):
-    loc = localization_set(bboxes, nih_metadata, "ne")
-    splits = prepare_splits(nih_metadata, SplitConfig("ne"), held_out=set(loc["patient"]))
+    loc = localization_set(bboxes, nih_metadata, BUILTIN["ne"])
+    splits = prepare_splits(nih_metadata, SplitConfig(BUILTIN["ne"]), held_out=set(loc["patient"]))
     trainval = splits[splits["split"].isin(["train", "val"])]
     assert not set(trainval["patient"]) & set(loc["patient"])
     counts = splits.groupby(["split", "finding"]).size()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 from cxrloc.lungs import flags, keep_two_largest, lung_box
-from cxrloc.regions import KINDS, box_regions
+from cxrloc.regions import box_regions
+from cxrloc.tasks import KINDS
 from PIL import Image
 
 CACHE = 224
@@ -88,8 +89,23 @@ def test_mask_regions_are_the_halves_of_the_lung_mask_itself(v7labs_masks):
     boxes = torch.tensor([lung_box(m.numpy()) for m in masks])
     lower = torch.full((16,), KINDS.index("lower"))
     by_mask = target_regions("mask", boxes, lower, 64, masks.to(torch.uint8))
-    by_box = target_regions("box", boxes, lower, 64)
+    by_box = target_regions("box", boxes, lower, 64, masks.to(torch.uint8))
     assert torch.equal(by_mask, by_box * masks.float())
     assert (by_mask.sum(dim=(1, 2)) < by_box.sum(dim=(1, 2))).all()
     coarse = target_regions("mask", boxes * 2, lower, 128, masks.to(torch.uint8))
     assert coarse.shape == (16, 128, 128)
+
+
+@pytest.mark.parametrize("source", ["box", "mask"])
+def test_the_lungs_region_is_the_lung_mask_itself_with_either_source(v7labs_masks, source):
+    """A declared task's ``lungs`` class: the whole (coarse, upsampled) mask, not its box."""
+    from cxrloc.regions import target_regions
+
+    masks = torch.stack([torch.from_numpy(resized(full, 32)) for _, full in v7labs_masks[:16]]).to(torch.uint8)
+    boxes = torch.tensor([lung_box(m.numpy()) for m in masks]) * 2
+    kinds = torch.tensor([KINDS.index("lungs"), KINDS.index("box")] * 8)
+    regions = target_regions(source, boxes, kinds, 64, masks)
+    fine = torch.nn.functional.interpolate(masks[:, None].float(), size=(64, 64), mode="nearest")[:, 0]
+    assert torch.equal(regions[::2], fine[::2])
+    if source == "box":  # the box kind stays the rectangle, larger than any real lung mask
+        assert (regions[1::2].sum(dim=(1, 2)) > fine[1::2].sum(dim=(1, 2))).all()

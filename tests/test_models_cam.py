@@ -6,6 +6,7 @@ import pytest
 import torch
 from cxrloc import backbones, models
 from cxrloc.cam import capture, grad_cam
+from cxrloc.tasks import BUILTIN
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -105,10 +106,10 @@ def test_the_cam_layer_is_set_per_backbone_or_for_all():
     from cxrloc.train import RunSpec, TrainConfig, cam_layer_of
 
     per_backbone = TrainConfig(cam_layer={"resnet18": "layer3", "pvt": "stages.2"})
-    assert cam_layer_of(RunSpec("d", "ne", "resnet18", 0.5, 0.5, 0, per_backbone)) == "layer3"
-    assert cam_layer_of(RunSpec("d", "ne", "pvt_v2_b2_li", 0.5, 0.5, 0, per_backbone)) == "stages.2"
-    assert cam_layer_of(RunSpec("d", "ne", "vgg11", 0.5, 0.5, 0, per_backbone)) is None
-    assert cam_layer_of(RunSpec("d", "ne", "vgg11", 0.5, 0.5, 0, TrainConfig(cam_layer="features.10"))) == "features.10"
+    assert cam_layer_of(RunSpec("d", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0, per_backbone)) == "layer3"
+    assert cam_layer_of(RunSpec("d", BUILTIN["ne"], "pvt_v2_b2_li", 0.5, 0.5, 0, per_backbone)) == "stages.2"
+    assert cam_layer_of(RunSpec("d", BUILTIN["ne"], "vgg11", 0.5, 0.5, 0, per_backbone)) is None
+    assert cam_layer_of(RunSpec("d", BUILTIN["ne"], "vgg11", 0.5, 0.5, 0, TrainConfig(cam_layer="features.10"))) == "features.10"
 
 
 def test_an_unknown_cam_layer_names_it_and_the_valid_ones():

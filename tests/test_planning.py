@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from cxrloc.results import ResultError, read_result
+from cxrloc.results import SCHEMA_VERSION, ResultError, read_result
 
 HEAVY = ("torch", "timm", "segmentation_models_pytorch")
 PLANNING = ("cxrloc.cli", "cxrloc.config", "cxrloc.backbones", "cxrloc.schedule", "cxrloc.resources",
@@ -33,9 +33,9 @@ def test_modules_read_at_parse_time_import_no_torch():
 
 def test_a_results_file_without_a_key_is_an_error_naming_it(tmp_path):
     path = tmp_path / "metrics.json"
-    path.write_text(json.dumps({"schema": 1, "run": {"dataset": "x"}}))
+    path.write_text(json.dumps({"schema": SCHEMA_VERSION, "run": {"dataset": "x"}}))
     with pytest.raises(ResultError, match=f"{path}: missing key 'task'"):
         read_result(path)
     path.write_text(json.dumps({"schema": 0}))
-    with pytest.raises(ResultError, match="schema 0, expected 1"):
+    with pytest.raises(ResultError, match=f"schema 0, expected {SCHEMA_VERSION}"):
         read_result(path)

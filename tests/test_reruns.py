@@ -1,5 +1,5 @@
 """The README's partial-rerun recipes: which jobs Snakemake would run, and, run for real on
-the image-folder study, that what reruns really retrains."""
+one's own study (a CSV set), that what reruns really retrains."""
 
 import re
 import shutil
@@ -38,25 +38,25 @@ def test_force_one_rule_reruns_it_and_what_depends_on_it(study):
         "precache_masks": 1, "train": 2, "evaluate": 2, "aggregate": 1, **PDF}
 
 
-def test_a_parameter_change_retrains_unless_triggers_say_otherwise(folder_study, tmp_path):
-    cfg = yaml.safe_load((folder_study / "folder.yaml").read_text())
+def test_a_parameter_change_retrains_unless_triggers_say_otherwise(own_study, tmp_path):
+    cfg = yaml.safe_load((own_study / "own.yaml").read_text())
     cfg["train"]["epochs"] = 3
     changed = tmp_path / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
-    out = snakemake(folder_study, "--configfile", str(changed), "-n").stdout
+    out = snakemake(own_study, "--configfile", str(changed), "-n").stdout
     assert re.search(r"^train\s+1$", out, re.M) and re.search(r"^evaluate\s+1$", out, re.M)
     assert not re.search(r"^precache_masks\s+1$", out, re.M)
-    quiet = snakemake(folder_study, "--configfile", str(changed), "-n", "--rerun-triggers", "mtime").stdout
+    quiet = snakemake(own_study, "--configfile", str(changed), "-n", "--rerun-triggers", "mtime").stdout
     assert "Nothing to be done" in quiet
 
 
 
-def test_forcerun_of_one_model_and_a_new_image_size_really_retrain(folder_study):
+def test_forcerun_of_one_model_and_a_new_image_size_really_retrain(own_study):
     """A rerun never "resumes" a finished run: --forcerun of one model trains it from epoch 0,
     and a new image_size (a rebuilt cache) retrains on the new images."""
-    work, config = folder_study, folder_study / "folder.yaml"
-    model = "results/folder/runs/resnet18_folder_ne_la1_t0.5_s0_ce/model.pt"
-    log = work / "results/folder/logs/train/resnet18_folder_ne_la1_t0.5_s0_ce.log"
+    work, config = own_study, own_study / "own.yaml"
+    model = "results/own/runs/test_efficientnet_own_fluidair_la0.5_t0.5_s0_soft/model.pt"
+    log = work / "results/own/logs/train/test_efficientnet_own_fluidair_la0.5_t0.5_s0_soft.log"
     history = work / model.replace("model.pt", "history.csv")
     before = pd.read_csv(history)
     snakemake(work, model, "--forcerun", model, "--configfile", str(config))
@@ -64,9 +64,9 @@ def test_forcerun_of_one_model_and_a_new_image_size_really_retrain(folder_study)
     pd.testing.assert_frame_equal(pd.read_csv(history)[["loss", "val_acc"]], before[["loss", "val_acc"]])
 
     cfg = yaml.safe_load(config.read_text())
-    cfg["image_size"] = 40
+    cfg["image_size"] = 48
     (work / "bigger.yaml").write_text(yaml.safe_dump(cfg))
     snakemake(work, model, "--configfile", str(work / "bigger.yaml"))
     assert "resuming" not in log.read_text() and "epoch 1:" in log.read_text()
     after = pd.read_csv(history)
-    assert len(after) == 2 and not after["loss"].equals(before["loss"]), "retrained on the 40 px images"
+    assert len(after) == 2 and not after["loss"].equals(before["loss"]), "retrained on the 48 px images"

@@ -74,6 +74,7 @@ class Payload:
 def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     """What ``train`` (state.pt) and ``evaluate`` (model.pt) load is read as plain tensors."""
     from cxrloc.evaluate import load_trained
+    from cxrloc.tasks import BUILTIN
     from cxrloc.train import CheckpointError, RunSpec, _unfinished_state
 
     marker = tmp_path / "pwned"
@@ -81,7 +82,7 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     with pytest.raises(CheckpointError, match=rf"corrupt or foreign checkpoint {tmp_path}/crafted\.pt"):
         _unfinished_state(tmp_path / "crafted.pt", "x")
     with pytest.raises(CheckpointError, match="corrupt or foreign checkpoint"):
-        load_trained(tmp_path / "crafted.pt", RunSpec("d", "ne", "resnet18", 1.0, 0.5, 0), torch.device("cpu"))
+        load_trained(tmp_path / "crafted.pt", RunSpec("d", BUILTIN["ne"], "resnet18", 1.0, 0.5, 0), torch.device("cpu"))
     assert not marker.exists(), "the pickled payload ran"
     torch.load(tmp_path / "crafted.pt", weights_only=False)
     assert marker.exists(), "the payload does run where pickles are trusted: the test's file is a real exploit"
@@ -90,12 +91,13 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path):
 def test_the_fingerprint_covers_settings_inputs_and_device():
     import dataclasses
 
+    from cxrloc.tasks import BUILTIN
     from cxrloc.train import RunSpec
 
-    spec = RunSpec("d", "ne", "resnet18", 0.5, 0.5, 0)
+    spec = RunSpec("d", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0)
     inputs = {"splits": "a", "images": "b", "lungs": "c"}
     base = spec.fingerprint(inputs)
-    assert base == RunSpec("d", "ne", "resnet18", 0.5, 0.5, 0).fingerprint(dict(inputs))
+    assert base == RunSpec("d", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0).fingerprint(dict(inputs))
     for key in inputs:
         assert spec.fingerprint({**inputs, key: "other"}) != base, key
     cuda = dataclasses.replace(spec, train=dataclasses.replace(spec.train, device="cuda"))

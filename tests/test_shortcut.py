@@ -7,10 +7,11 @@ from cxrloc.config import AttentionConfig
 from cxrloc.data import SplitData, mask_lungs
 from cxrloc.evaluate import shortcut_use
 from cxrloc.marker import Markers, box_slices, corner_box
+from cxrloc.tasks import BUILTIN
 from cxrloc.train import RunSpec
 from torch import nn
 
-SPEC = RunSpec("t", "ne", "resnet18", 1.0, 0.5, 0)
+SPEC = RunSpec("t", BUILTIN["ne"], "resnet18", 1.0, 0.5, 0)
 
 
 class Window(nn.Module):
@@ -71,9 +72,22 @@ def test_a_masked_run_sees_the_pasted_marker_only_through_the_lung_mask():
     """Masked: the marker is pasted into the film, then the film masked; outside the lungs
     (here: no lungs at all) it cannot flip anything, unlike for the same model unmasked."""
     model = marker_reader()
-    masked = RunSpec("t", "ne", "resnet18", 1.0, 0.5, 0, attention=AttentionConfig(mode="masked", fill="zero", mask_margin=0))
+    masked = RunSpec("t", BUILTIN["ne"], "resnet18", 1.0, 0.5, 0,
+                     attention=AttentionConfig(mode="masked", fill="zero", mask_margin=0))
     s = shortcut_use(model, model.window, mask_lungs(split(), 0, "zero"), MARKERS, torch.device("cpu"), masked)
     assert s["flip_rate"] == 0.0
+
+
+def test_the_cam_examples_keep_the_images_a_masked_run_saw(tmp_path):
+    """The CAM figures draw what the model saw: for a masked run, its lungs alone (here none)."""
+    import numpy as np
+    from cxrloc.evaluate import save_examples
+
+    model = marker_reader()
+    for name, data in (("plain", split()), ("masked", mask_lungs(split(), 0, "zero"))):
+        save_examples(model, model.window, data, torch.device("cpu"), tmp_path / f"{name}.npz", MARKERS)
+    plain, masked = (np.load(tmp_path / f"{n}.npz") for n in ("plain", "masked"))
+    assert (plain["image"] == masked["image"]).all() and (masked["seen"] == 0).all() and (plain["seen"] > 0).any()
 
 
 def test_a_model_that_ignores_it_flips_none_and_looks_elsewhere():

@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 from cxrloc.metadata import MetadataError, read_metadata
 from cxrloc.splits import SplitConfig, prepare_splits, report
-from cxrloc.tasks import positives
+from cxrloc.tasks import BUILTIN, define
 
 PAPER = {"ne": (2373, 791, 791), "np": (1316, 439, 439)}
 
 
 @pytest.fixture(scope="module")
 def nih_splits(nih_metadata):
-    return {task: prepare_splits(nih_metadata, SplitConfig(task)) for task in ("ne", "np", "nep")}
+    return {task: prepare_splits(nih_metadata, SplitConfig(BUILTIN[task])) for task in ("ne", "np", "nep")}
 
 
 @pytest.mark.parametrize("task", ["ne", "np"])
@@ -33,7 +33,8 @@ def test_no_patient_in_two_splits(nih_splits, task):
 
 @pytest.mark.parametrize("task", ["ne", "np", "nep"])
 def test_controls_never_from_patients_with_the_findings(nih_splits, nih_metadata, task):
-    carriers = set(nih_metadata.loc[nih_metadata["labels"].apply(lambda ls: bool(set(ls) & set(positives(task)))), "patient"])
+    positives = set(BUILTIN[task].positives)
+    carriers = set(nih_metadata.loc[nih_metadata["labels"].apply(lambda ls: bool(set(ls) & positives)), "patient"])
     controls = nih_splits[task][nih_splits[task]["label"] == 0]
     assert not set(controls["patient"]) & carriers
 
@@ -54,16 +55,16 @@ def test_nep_balances_to_pneumothorax(nih_splits):
 
 
 def test_deterministic_and_seeded(nih_metadata):
-    a = prepare_splits(nih_metadata, SplitConfig("np", seed=3))
-    b = prepare_splits(nih_metadata, SplitConfig("np", seed=3))
-    c = prepare_splits(nih_metadata, SplitConfig("np", seed=4))
+    a = prepare_splits(nih_metadata, SplitConfig(BUILTIN["np"], seed=3))
+    b = prepare_splits(nih_metadata, SplitConfig(BUILTIN["np"], seed=3))
+    c = prepare_splits(nih_metadata, SplitConfig(BUILTIN["np"], seed=4))
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
 
 
 def test_test_list_fixes_the_test_pool(nih_metadata):
     test_images = set(nih_metadata["image"].iloc[::5])
-    s = prepare_splits(nih_metadata, SplitConfig("ne"), test_images)
+    s = prepare_splits(nih_metadata, SplitConfig(BUILTIN["ne"]), test_images)
     listed_patients = set(nih_metadata.loc[nih_metadata["image"].isin(test_images), "patient"])
     pos = s[s["label"] == 1]
     assert set(pos.loc[pos["split"] == "test", "patient"]) <= listed_patients
@@ -87,7 +88,7 @@ def test_split_report_counts_match_rows(nih_splits):
 def test_held_out_patients_join_a_fixed_test_pool(nih_metadata):
     test_images = set(nih_metadata["image"].iloc[::5])
     held = set(nih_metadata["patient"].iloc[1::7][:300])
-    s = prepare_splits(nih_metadata, SplitConfig("ne"), test_images, held)
+    s = prepare_splits(nih_metadata, SplitConfig(BUILTIN["ne"]), test_images, held)
     assert not set(s.loc[s["split"] != "test", "patient"]) & held
 
 
@@ -107,9 +108,9 @@ def test_a_split_missing_a_class_in_val_fails_before_training(nih_splits, tmp_pa
     splits = nih_splits["ne"]
     one_class_val = splits[~((splits["split"] == "val") & (splits["label"] == 1))]
     with pytest.raises(SplitError, match=r"ne\.csv: split 'val' has no image of class Effusion \(label 1\)"):
-        write_splits(one_class_val, tmp_path / "ne.csv", "ne")
+        write_splits(one_class_val, tmp_path / "ne.csv", BUILTIN["ne"])
     assert not (tmp_path / "ne.csv").exists()
-    write_splits(splits, tmp_path / "ne.csv", "ne")
+    write_splits(splits, tmp_path / "ne.csv", BUILTIN["ne"])
 
 
 @pytest.fixture(scope="module")
@@ -139,16 +140,27 @@ def test_a_csv_sources_own_split_column_is_kept_and_checked(nih_splits, tmp_path
     from cxrloc.splits import SplitError, given_splits
 
     own = nih_splits["ne"].assign(labels=nih_splits["ne"]["finding"].str.split("|"))
-    pd.testing.assert_frame_equal(given_splits(own, "ne", "t.csv"), nih_splits["ne"])
+    pd.testing.assert_frame_equal(given_splits(own, BUILTIN["ne"], "t.csv"), nih_splits["ne"])
     crossing = own.copy()
     patient = crossing.loc[crossing["split"] == "val", "patient"].iloc[0]
     crossing.loc[crossing.index[(crossing["split"] == "train")][0], "patient"] = patient
     with pytest.raises(SplitError, match=rf"t\.csv: 1 patient\(s\) in more than one split \({patient}\)"):
-        given_splits(crossing, "ne", "t.csv")
+        given_splits(crossing, BUILTIN["ne"], "t.csv")
     with pytest.raises(SplitError, match=r"t\.csv: split column holds \['fold1'\]"):
-        given_splits(own.assign(split="fold1"), "ne", "t.csv")
+        given_splits(own.assign(split="fold1"), BUILTIN["ne"], "t.csv")
 
 
 def test_a_csv_column_missing_names_the_file_and_the_key(nih_as_csv):
     with pytest.raises(MetadataError, match=r"labels\.csv: missing column\(s\) \['label'\].*source\.columns"):
         read_metadata(nih_as_csv, {"image": "path", "patient": "subject"})
+
+
+def test_a_declared_task_takes_its_controls_from_its_own_label_0(nih_metadata):
+    """Label 0 of a declared task need not be No Finding: controls are images labelled with it
+    alone, of patients who never carry a positive class; splits stay patient-disjoint."""
+    task = define({"name": "nm", "classes": ["Infiltration", "Nodule", "Mass"], "regions": {"Nodule": "upper", "Mass": "lungs"}})
+    s = prepare_splits(nih_metadata, SplitConfig(task))
+    assert list(s.drop_duplicates("label").sort_values("label")["finding"]) == ["Infiltration", "Nodule", "Mass"]
+    carriers = set(nih_metadata.loc[nih_metadata["labels"].apply(lambda ls: bool({"Nodule", "Mass"} & set(ls))), "patient"])
+    assert not set(s.loc[s["label"] == 0, "patient"]) & carriers
+    assert all(v == 0 for v in report(s)["shared_patients"].values())

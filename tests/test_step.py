@@ -12,6 +12,7 @@ from cxrloc.cam import capture
 from cxrloc.data import SplitData, normalize
 from cxrloc.regions import box_regions
 from cxrloc.step import Steps, StepSettings, optimizer
+from cxrloc.tasks import BUILTIN
 from cxrloc.train import predict_proba
 
 SIZE = 32
@@ -30,7 +31,7 @@ def test_epoch_totals_weigh_every_sample_once_with_a_partial_last_batch():
     model.eval()  # batch statistics aside: the epoch mean must equal the all-sample mean
     data = split(13)
     steps = Steps(model, layer, optimizer(model.parameters(), 0.0, torch.device("cpu"), False),
-                  StepSettings("ne", 0.5, 5, AttentionConfig(), use_graph=True), data, torch.device("cpu"))
+                  StepSettings(BUILTIN["ne"], 0.5, 5, AttentionConfig(), use_graph=True), data, torch.device("cpu"))
     batches = steps.epoch_order(torch.arange(13))
     assert [len(b) for b in batches] == [5, 5, 3]
     for idx in batches[-1:]:  # a partial batch never replays a graph: it runs eagerly, also here without CUDA
@@ -80,7 +81,7 @@ def test_the_kept_model_is_the_best_epoch_after_the_warm_up(warmup, best, monkey
     accuracies = iter([0.9, 0.5, 0.6])
     monkeypatch.setattr(training, "_val", lambda model, data, device: (0.1, next(accuracies)))
     cfg = training.TrainConfig(epochs=3, batch_size=8, lr=1e-3, warmup_epochs=warmup)
-    spec = training.RunSpec("t", "ne", "resnet_tiny", 0.5, 0.5, 0, cfg, AttentionConfig(mode="swap"))
+    spec = training.RunSpec("t", BUILTIN["ne"], "resnet_tiny", 0.5, 0.5, 0, cfg, AttentionConfig(mode="swap"))
     history = training.train(spec, split(16), split(8, 1), tmp_path, {"test": "warm-up"})
     assert history["lam"].tolist() == [1.0] * warmup + [0.5] * (3 - warmup)
     assert torch.load(tmp_path / "model.pt", weights_only=True)["best_epoch"] == best

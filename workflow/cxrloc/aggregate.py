@@ -13,7 +13,6 @@ from .io import atomic_write_text
 from .lungcache import LungCache
 from .objectives import BASELINES
 from .schedule import label as lambda_label
-from .tasks import is_binary
 
 
 def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
@@ -23,10 +22,16 @@ def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
     return [stem]
 
 
-def _shortcut_report(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path, cache: Path | None,
+def _title(part: pd.DataFrame) -> str:
+    """The runs' task for captions: its name and its classes (``ne (No Finding, Effusion)``)."""
+    return f"{part['task'].iloc[0]} ({', '.join(part['classes'].iloc[0])})"
+
+
+def _shortcut_report(part: pd.DataFrame, dataset: str, thresh, out: Path, cache: Path | None,
                      lungs: Path | None) -> list[str]:
     runs = shortcut.read([Path(f) for f in part["source"].unique()])
-    tag = f"{dataset}_{task}_t{thresh:g}_shortcut"
+    task = _title(part)
+    tag = f"{dataset}_{part['task'].iloc[0]}_t{thresh:g}_shortcut"
     shortcut.figure(runs, out / "figures" / f"{tag}_auc_vs_lambda.png")
     if cache and lungs:
         figures.cam_overlays(shortcut.overlay_rows(runs), ImageCache(cache), LungCache.read(lungs),
@@ -37,10 +42,10 @@ def _shortcut_report(part: pd.DataFrame, dataset: str, task: str, thresh, out: P
                      f"{dataset} {task}: every objective × λ × warm-up against cross-entropy (paired over seeds)"))
 
 
-def _task_tables(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path, suffix: str = "") -> list[str]:
-    binary = is_binary(task)
-    tag = f"{dataset}_{task}_t{thresh:g}{suffix}"
-    made = _write(tables.lambda_table(tables.cells(part), binary), out, f"{tag}_lambda",
+def _task_tables(part: pd.DataFrame, dataset: str, thresh, out: Path, suffix: str = "") -> list[str]:
+    name, task = part["task"].iloc[0], _title(part)
+    tag = f"{dataset}_{name}_t{thresh:g}{suffix}"
+    made = _write(tables.lambda_table(tables.cells(part), len(part["classes"].iloc[0]) == 2), out, f"{tag}_lambda",
                   f"{dataset} {task}: test metrics per λ (threshold {thresh:g})")
     if "1" in set(part["lambda"]) and len(set(part["lambda"])) > 1:
         made += _write(tables.ce_vs_proposed(part), out, f"{tag}_ce_vs_proposed",
@@ -48,8 +53,8 @@ def _task_tables(part: pd.DataFrame, dataset: str, task: str, thresh, out: Path,
     if part["seed"].nunique() > 1:
         made += _write(tables.paired_tests(part), out, f"{tag}_paired", f"{dataset} {task}: each λ vs λ = 1, paired by seed")
     reference = tables.reference_data("paper_lambda_sweep.csv")
-    if dataset == "nih" and ((reference["dataset"] == "nih") & (reference["task"] == task)).any():
-        made += _write(tables.paper_vs_ours(tables.cells(part), reference, "nih", task), out,
+    if dataset == "nih" and ((reference["dataset"] == "nih") & (reference["task"] == name)).any():
+        made += _write(tables.paper_vs_ours(tables.cells(part), reference, "nih", name), out,
                        f"{tag}_paper_vs_ours", f"NIH {task}: ours / the paper's (appendix), test, per λ")
     return made
 
@@ -78,14 +83,16 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
         variants = [m for m in dict.fromkeys(part["variant"]) if m not in BASELINES]
         for name in variants or ["ce"]:
             suffix = "" if len(variants) <= 1 else f"_{name}"
-            stems += _task_tables(part[part["variant"].isin([name, "ce"])], dataset, task, thresh, out, suffix)
+            stems += _task_tables(part[part["variant"].isin([name, "ce"])], dataset, thresh, out, suffix)
         if len(variants) > 1 or set(part["variant"]) & (set(BASELINES) - {"ce"}):
-            stems += _shortcut_report(part, dataset, task, thresh, out, cache, lungs)
+            stems += _shortcut_report(part, dataset, thresh, out, cache, lungs)
         shown = part[part["variant"].isin(variants[:1] + ["ce"])]
         task_files = [Path(f) for f in shown["source"].unique()]
-        figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png")
-        if is_binary(task):
-            figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png")
+        classes = part["classes"].iloc[0]
+        figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png", _title(part))
+        if len(classes) == 2:
+            figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png",
+                               f"{classes[1]} vs {classes[0]}")
         rows = _overlay_rows(shown)
         if cache and lungs and rows:
             figures.cam_overlays(rows, ImageCache(cache), LungCache.read(lungs),

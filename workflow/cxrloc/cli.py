@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import config as C
-from . import objectives
+from . import objectives, tasks
 
 
 def _synthesize(a) -> None:
@@ -76,13 +76,37 @@ def _train_unet(a) -> None:
     import torch
 
     from .device import resolve
+    from .figures import segmentations
     from .io import atomic_write_json
-    from .unet import train_unet
+    from .unet import train_unet, worst_cases
 
     torch.set_num_threads(a.threads)
-    report = train_unet(Path(a.images), Path(a.masks), C.unet_config(C.load(a.settings)), Path(a.out), resolve(a.device))
+    images = Path(a.images)
+    report, data, test, pred = train_unet(images, Path(a.masks), C.unet_config(C.load(a.settings)), Path(a.out),
+                                          resolve(a.device), Path(a.labels) if a.labels else None)
     atomic_write_json(a.report, report)
-    print(f"U-Net held-out Dice {report['dice']:.4f}, IoU {report['iou']:.4f} ({report['seconds']:.0f} s)")
+    if a.figure:
+        segmentations(worst_cases(report, data, test, pred, images), Path(a.figure))
+    print(f"U-Net on {report['held_out_images']} held-out images of {report['held_out_patients']} patients: Dice "
+          f"{report['dice_mean']:.4f} mean, {report['dice_median']:.4f} median, {report['dice_p10']:.4f} 10th percentile; "
+          f"pooled Dice {report['dice_pooled']:.4f}, IoU {report['iou_pooled']:.4f} ({report['seconds']:.0f} s)")
+
+
+def _segment_lungs(a) -> None:
+    import torch
+
+    from .device import resolve
+    from .figures import segmentations
+    from .lungs import FLAGS
+    from .segment import most_implausible, segment_folder
+
+    torch.set_num_threads(a.threads)
+    images, out = Path(a.images), Path(a.out)
+    table = segment_folder(Path(a.checkpoint), images, out, resolve(a.device))
+    segmentations(most_implausible(table, images, out), out / "overlays.png")
+    counts = {f: int(table[f].sum()) for f in FLAGS}
+    print(f"segmented {len(table)} images into {out / 'masks'}; boxes in {out / 'boxes.csv'}; flagged {counts}; "
+          f"the most implausible in {out / 'overlays.png'}")
 
 
 def _precache_masks(a) -> None:
@@ -227,12 +251,23 @@ def _montgomery(a) -> None:
     print(f"prepared {montgomery(Path(a.zip), Path(a.out))} Montgomery radiographs with lung masks in {a.out}")
 
 
+TASK_HELP = (f"a built-in task ({', '.join(tasks.BUILTIN)}) or a definition: "
+             "'{name: ..., classes: [label 0, label 1, ...], regions: {class: region}}'")
+
+
+def _task(text: str) -> tasks.Task:
+    try:
+        return tasks.parse(text)
+    except tasks.TaskError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--splits", required=True, help="split CSV of the task")
     p.add_argument("--cache", "--path", required=True, help="image cache folder (--path: the original's flag)")
     p.add_argument("--lungs", required=True, help="precached lung masks (.npz)")
     p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--task", required=True)
+    p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
     p.add_argument("--backbone", required=True)
     p.add_argument("--lamda", "--lambda", default="1",
                    help="λ in [0, 1], or 'adaptive' ('1a'); a suffix wN trains N cross-entropy epochs first (0.5w2)")
@@ -290,7 +325,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", help='JSON: the table\'s column of image, labels, patient and (optional) split, '
                                      '{"image": "path", "labels": "finding", "patient": "subject", "split": "fold"}')
     p.add_argument("--label-separator", default="|", help="between the findings of a multi-label row")
-    p.add_argument("--task", required=True)
+    p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-list", help="images whose patients form the test pool (NIH's test_list.txt format)")
@@ -299,7 +334,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index-imagefolder", help="the split table of a train|val|test/<class>/ folder")
     p.add_argument("--root", required=True)
-    p.add_argument("--task", required=True)
+    p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_index_imagefolder)
 
@@ -316,13 +351,24 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-unet", help="train the lung U-Net")
     p.add_argument("--images", required=True)
-    p.add_argument("--masks", required=True)
+    p.add_argument("--masks", required=True, help="one mask per image: the same file name (plus unet.mask_suffix)")
+    p.add_argument("--labels", help="a table with id (the image file's stem) and patient: held-out images are whole "
+                                    "patients")
+    p.add_argument("--figure", help="the worst held-out segmentations (PNG)")
     p.add_argument("--settings", default="{}", help="the unet section")
     p.add_argument("--out", required=True)
     p.add_argument("--report", required=True)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_train_unet)
+
+    p = sub.add_parser("segment-lungs", help="lung mask (PNG) and box (CSV) of every image of a folder, and an overlay grid")
+    p.add_argument("--checkpoint", required=True, help="a trained lung U-Net (train-unet's --out)")
+    p.add_argument("--images", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_segment_lungs)
 
     p = sub.add_parser("precache-masks", help="lung mask and box of every cached image, once")
     p.add_argument("--unet", required=True)

@@ -60,6 +60,7 @@ class AttentionConfig:
 @dataclass(frozen=True)
 class UNetConfig:
     encoder: str = "resnet18"
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)  # smp's default; (128, 64, 32, 16, 8) halves a CPU step
     image_size: int = 128
     epochs: int = 20
     batch_size: int = 16
@@ -68,6 +69,7 @@ class UNetConfig:
     seed: int = 0
     max_images: int | None = None
     mask_suffix: str = ""
+    augment: bool = True  # small affine, brightness/contrast/gamma, blur and noise (cxrloc.augment)
 
 
 def build(cls: type[T], section: dict | None, where: str) -> T:
@@ -106,7 +108,8 @@ def attention_config(cfg: dict) -> AttentionConfig:
 
 
 def unet_config(cfg: dict) -> UNetConfig:
-    section = {k: v for k, v in (cfg.get("unet") or {}).items() if k not in ("checkpoint", "images", "masks", "postprocess")}
+    paths = ("checkpoint", "images", "masks", "labels", "postprocess")  # read by the rules, not the U-Net
+    section = {k: v for k, v in (cfg.get("unet") or {}).items() if k not in paths}
     return build(UNetConfig, section, "unet")
 
 

@@ -62,9 +62,10 @@ def mask_lungs(data: SplitData, margin: float, how: str) -> SplitData:
     """The split as the ``masked`` objective sees it: only the content of each lung mask, grown by
     ``margin`` (a fraction of the image side); the outside filled as ``attention.fill`` says."""
     from .invariance import fill, keep_region
+    from .regions import upsampled
 
     size = data.images.shape[-1]
-    masks = F.interpolate(data.lung_masks[:, None].float(), size=(size, size), mode="nearest")
+    masks = upsampled(data.lung_masks, size)[:, None]
     grow = round(margin * size)
     if grow:
         masks = F.max_pool2d(masks, 2 * grow + 1, stride=1, padding=grow)

@@ -23,6 +23,7 @@ from .metrics import bootstrap_ci, point_metrics
 from .objectives import get
 from .regions import kinds_for, target_regions
 from .results import SCHEMA_VERSION
+from .tasks import Task
 from .train import CheckpointError, RunSpec, build_model, load_checkpoint, predict_proba
 
 
@@ -115,7 +116,7 @@ def tuned_scores(v_cams, v_truth, t_cams, t_truth) -> dict:
     return scores(t_cams[keep_t], t_truth[keep_t], thresh)
 
 
-def lesion_localization(model, layer, val: SplitData, test: SplitData, device, task: str) -> dict | None:
+def lesion_localization(model, layer, val: SplitData, test: SplitData, device, task: Task) -> dict | None:
     """Against the true lesion masks of the split's positives (synthetic sets); and the
     share of CAM energy inside the target region of the attention term (the lung-box part)."""
     if test.lesions is None or val.lesions is None:
@@ -123,7 +124,8 @@ def lesion_localization(model, layer, val: SplitData, test: SplitData, device, t
     v_cams, t_cams = true_class_cams(model, layer, val, device), true_class_cams(model, layer, test, device)
     result = tuned_scores(v_cams, val.lesions[val.labels > 0] > 0, t_cams, test.lesions[test.labels > 0] > 0)
     positives = test.labels > 0
-    regions = target_regions("box", test.boxes[positives], kinds_for(task)[test.labels[positives]], t_cams.shape[-1])
+    regions = target_regions("box", test.boxes[positives], kinds_for(task)[test.labels[positives]], t_cams.shape[-1],
+                             test.lung_masks[positives])
     return result | {"energy_in_region": energy_inside(t_cams, regions).mean().item()}
 
 
@@ -149,10 +151,10 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     torch.set_num_threads(spec.train.threads)
     tic = time.time()
     model, layer, ckpt = load_trained(checkpoint, spec, device)
-    result = {"schema": SCHEMA_VERSION, "run": {"dataset": spec.dataset, "task": spec.task, "backbone": spec.backbone,
-              "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed, "mode": spec.attention.mode,
-              "warmup": spec.train.warmup_epochs,
-              "best_epoch": ckpt.get("best_epoch")}}
+    run = {"dataset": spec.dataset, "task": spec.task.name, "classes": list(spec.task.classes),
+           "backbone": spec.backbone, "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed,
+           "mode": spec.attention.mode, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch")}
+    result = {"schema": SCHEMA_VERSION, "run": run}
     for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
         if data is None:
             continue

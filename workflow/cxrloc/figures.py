@@ -28,7 +28,7 @@ def save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def metric_vs_lambda(run_files: list[Path], out: Path, metric: str = "auc") -> None:
+def metric_vs_lambda(run_files: list[Path], out: Path, title: str, metric: str = "auc") -> None:
     """Test metric against λ per backbone, with the 95% bootstrap band (mean over seeds)."""
     rows = []
     for f in run_files:
@@ -45,11 +45,12 @@ def metric_vs_lambda(run_files: list[Path], out: Path, metric: str = "auc") -> N
         ax.fill_between(x, m["lo"], m["hi"], alpha=0.2)
     ax.set_xticks(range(len(lams)), [lambda_label(lam) for lam in lams])
     ax.set_ylabel(f"test {metric.upper()}")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     save(fig, out)
 
 
-def roc_curves(run_files: list[Path], out: Path) -> None:
+def roc_curves(run_files: list[Path], out: Path, title: str) -> None:
     """Test ROC curve of every run of a binary task."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for f in run_files:
@@ -62,6 +63,7 @@ def roc_curves(run_files: list[Path], out: Path) -> None:
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("1 − specificity")
     ax.set_ylabel("sensitivity")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=6)
     save(fig, out)
 
@@ -98,6 +100,23 @@ def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int 
         ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), w, h, fill=False, ec="red", lw=1))
         flagged = [f for f in FLAGS if lungs.boxes.loc[name, f]]
         ax.set_title(f"{name}\n{','.join(flagged) or 'ok'}", fontsize=6)
+    for ax in axes.flat:
+        ax.axis("off")
+    save(fig, out)
+
+
+def segmentations(cases: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], out: Path) -> None:
+    """Images at their own size with the true lung outline (green, where known) and the
+    predicted one (red); ``cases`` are (title, image, true mask or None, predicted mask)."""
+    cols = 4
+    rows = int(np.ceil(len(cases) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.6 * rows), squeeze=False)
+    for ax, (title, image, truth, pred) in zip(axes.flat, cases):
+        ax.imshow(image, cmap="gray")
+        if truth is not None:
+            ax.contour(truth, levels=[0.5], colors="lime", linewidths=0.8)
+        ax.contour(pred, levels=[0.5], colors="red", linewidths=0.8)
+        ax.set_title(title, fontsize=6)
     for ax in axes.flat:
         ax.axis("off")
     save(fig, out)

@@ -53,6 +53,15 @@ def decode(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> tuple[n
         raise ImageError(f"cannot decode image {path}: {e}") from e
 
 
+def read_gray(path: Path) -> np.ndarray:
+    """One image as uint8 grayscale at its own size; errors name the file."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(to_gray8(im))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"cannot decode image {path}: {e}") from e
+
+
 def load_gray(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> np.ndarray:
     return decode(path, size, resample)[0]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import CxrlocError
-from .tasks import classes
+from .tasks import Task
 
 SUFFIXES = {".png", ".jpg", ".jpeg"}
 REQUIRED = ("train", "val", "test")
@@ -28,23 +28,23 @@ def _images(folder: Path) -> list[Path]:
     return sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
 
 
-def _class_folders(root: Path, task: str) -> list[str]:
+def _class_folders(root: Path, task: Task) -> list[str]:
     """The class folders of ``train/``, checked against the task's classes."""
     folders = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
-    names = classes(task)
+    names = task.classes
     if len(folders) != len(names):
-        raise LayoutError(f"{root / 'train'}: {len(folders)} class folder(s) {folders}, but task {task} has "
+        raise LayoutError(f"{root / 'train'}: {len(folders)} class folder(s) {folders}, but task {task.name} has "
                           f"{len(names)} classes {list(names)}: one folder per class, in label order when sorted")
     return folders
 
 
-def index_imagefolder(root: Path, task: str) -> pd.DataFrame:
+def index_imagefolder(root: Path, task: Task) -> pd.DataFrame:
     """The split table (``image, patient, finding, label, split``) of a folder-laid-out set."""
     missing = [s for s in REQUIRED if not (root / s).is_dir()]
     if missing:
         raise LayoutError(f"{root}: missing split folder(s) {missing}; expected train/, val/, test/ "
                           "(and optionally test_iid/), each with one folder per class")
-    folders, names = _class_folders(root, task), classes(task)
+    folders, names = _class_folders(root, task), task.classes
     rows = []
     for split in REQUIRED + tuple(s for s in OPTIONAL if (root / s).is_dir()):
         for label, folder in enumerate(folders):

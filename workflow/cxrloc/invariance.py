@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from .attention import LossParts
 from .config import AttentionConfig
-from .regions import target_regions
+from .regions import target_regions, upsampled
 
 EPS = 1e-6
 BLACK = -1.0  # a black pixel after normalization (mean 0.5, std 0.5)
@@ -63,7 +63,7 @@ def invariance_regions(cfg: AttentionConfig, labels: torch.Tensor, kinds: torch.
                        lung_masks: torch.Tensor, size: int) -> torch.Tensor:
     """``(B, size, size)`` 0/1 regions; ``kinds`` is the task's region kind per label."""
     if cfg.invariance_region == "lungs":
-        return F.interpolate(lung_masks[:, None].float(), size=(size, size), mode="nearest")[:, 0]
+        return upsampled(lung_masks, size)
     if cfg.invariance_region != "target":
         raise ValueError(f"attention.invariance_region {cfg.invariance_region!r}; valid: target, lungs")
     own = target_regions(cfg.region, boxes, kinds[labels], size, lung_masks)

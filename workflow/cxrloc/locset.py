@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tasks import classes, positives
+from .tasks import Task
 
 COLUMNS = ["image", "patient", "finding", "label", "x", "y", "w", "h", "split"]
 
@@ -26,11 +26,11 @@ def read_bboxes(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def localization_set(bboxes: pd.DataFrame, meta: pd.DataFrame, task: str, seed: int = 0) -> pd.DataFrame:
+def localization_set(bboxes: pd.DataFrame, meta: pd.DataFrame, task: Task, seed: int = 0) -> pd.DataFrame:
     """Boxes of the task's findings with patient, label and a patient-grouped val/test half."""
-    part = bboxes[bboxes["finding"].isin(positives(task))].copy()
+    part = bboxes[bboxes["finding"].isin(task.positives)].copy()
     part["patient"] = part["image"].map(meta.set_index("image")["patient"])
-    part["label"] = part["finding"].map({c: i for i, c in enumerate(classes(task))})
+    part["label"] = part["finding"].map({c: i for i, c in enumerate(task.classes)})
     patients = np.array(sorted(part["patient"].unique()))
     val = set(np.random.default_rng(seed).permutation(patients)[: len(patients) // 2])
     part["split"] = np.where(part["patient"].isin(val), "val", "test")

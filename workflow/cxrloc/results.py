@@ -12,7 +12,7 @@ import numpy as np
 from .errors import CxrlocError
 from .schedule import Schedule
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: run.classes
 
 
 class ResultError(CxrlocError, ValueError):
@@ -23,6 +23,7 @@ class ResultError(CxrlocError, ValueError):
 class RunInfo:
     dataset: str
     task: str
+    classes: tuple[str, ...]  # the task's, in label order
     backbone: str
     lam: str  # the schedule's key: "1", "0.5", "adaptive"
     thresh: float
@@ -42,7 +43,8 @@ class RunInfo:
 
     def row(self) -> dict:
         """As a table row: the λ key under ``lambda``."""
-        return {"dataset": self.dataset, "task": self.task, "backbone": self.backbone, "lambda": self.lam,
+        return {"dataset": self.dataset, "task": self.task, "classes": self.classes, "backbone": self.backbone,
+                "lambda": self.lam,
                 "thresh": self.thresh, "seed": self.seed, "mode": self.mode, "warmup": self.warmup,
                 "best_epoch": self.best_epoch, "variant": self.variant}
 
@@ -85,7 +87,7 @@ def read_result(path: Path | str) -> RunResult:
         raise ResultError(f"{path}: schema {raw.get('schema')!r}, expected {SCHEMA_VERSION}; rerun its evaluate job")
     try:
         run = raw["run"]
-        info = RunInfo(run["dataset"], run["task"], run["backbone"], run["lambda"], float(run["thresh"]),
+        info = RunInfo(run["dataset"], run["task"], tuple(run["classes"]), run["backbone"], run["lambda"], float(run["thresh"]),
                        int(run["seed"]), run["mode"], int(run.get("warmup") or 0), run.get("best_epoch"))
         splits = {name: SplitResult(raw[name]["n"], raw[name]["metrics"], raw[name]["ci95"], raw[name].get("proba"),
                                     raw[name].get("labels"))

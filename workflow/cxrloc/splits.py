@@ -3,7 +3,8 @@ or a table's own split column, checked to be patient-disjoint.
 
 Positives of each class are split 60/20/20 by image count with whole patients; No
 Finding controls come only from patients who never carry one of the task's findings and
-are downsampled to the positives of each split. An optional test list (NIH publishes
+are downsampled to the positives of each split (NIH's control class is No Finding; a task
+declared in the config names its own: its label 0). An optional test list (NIH publishes
 ``test_list.txt``; the synthetic set writes its shifted cohort there) fixes the test
 pool; the rest is then split 60/20/20 into train, val and ``test_iid``, a test set from
 the training distribution (for the synthetic set: the confounder present, as in training).
@@ -19,7 +20,7 @@ import pandas as pd
 
 from .errors import CxrlocError
 from .io import atomic_path, atomic_write_json
-from .tasks import NO_FINDING, classes, positives
+from .tasks import Task
 
 SPLITS = ("train", "val", "test", "test_iid")
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -32,7 +33,7 @@ class SplitError(CxrlocError, ValueError):
 
 @dataclass(frozen=True)
 class SplitConfig:
-    task: str
+    task: Task
     seed: int = 0
     balance_to_smallest: bool = True
 
@@ -80,12 +81,12 @@ def _balance(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return pd.concat(parts)
 
 
-def _controls(meta: pd.DataFrame, task: str, n_per_split: dict[str, int], fractions, test_patients, held_out,
+def _controls(meta: pd.DataFrame, task: Task, n_per_split: dict[str, int], fractions, test_patients, held_out,
               rng) -> pd.DataFrame:
-    """No Finding images of patients who never carry a finding of the task."""
-    carriers = set(meta.loc[meta["labels"].apply(lambda ls: bool(set(ls) & set(positives(task)))), "patient"])
-    pool = meta[(meta["labels"].apply(lambda ls: ls == [NO_FINDING])) & ~meta["patient"].isin(carriers)].copy()
-    pool["finding"] = NO_FINDING
+    """Images of the control class alone, of patients who never carry a positive class of the task."""
+    carriers = set(meta.loc[meta["labels"].apply(lambda ls: bool(set(ls) & set(task.positives))), "patient"])
+    pool = meta[(meta["labels"].apply(lambda ls: ls == [task.control])) & ~meta["patient"].isin(carriers)].copy()
+    pool["finding"] = task.control
     pool["split"] = _split_of(pool, fractions, test_patients, rng, held_out)
     parts = []
     for split, n in n_per_split.items():
@@ -104,10 +105,10 @@ def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_patients: set[
     return df["patient"].map(lambda p: "test" if p in test_patients else assigned[p])
 
 
-def given_splits(meta: pd.DataFrame, task: str, where: str | Path) -> pd.DataFrame:
+def given_splits(meta: pd.DataFrame, task: Task, where: str | Path) -> pd.DataFrame:
     """The table's own splits (its ``split`` column): every single-label image of the task's
     classes, as the table assigns it; a patient in two splits or an unknown split is an error."""
-    names = classes(task)
+    names = task.classes
     unknown = sorted(set(meta["split"].dropna()) - set(SPLITS))
     if unknown or meta["split"].isna().any():
         raise SplitError(f"{where}: split column holds {unknown or 'empty cells'}; valid: {', '.join(SPLITS)}")
@@ -133,7 +134,7 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
 
     ``held_out`` patients (those of the localization set) never enter train or val.
     """
-    names = classes(cfg.task)
+    names = cfg.task.classes
     rng = np.random.default_rng(cfg.seed)
     fractions = WITH_TEST_POOL if test_list else FRACTIONS
     test_patients = set(meta.loc[meta["image"].isin(test_list), "patient"])
@@ -141,7 +142,7 @@ def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = f
         test_patients, held_out = test_patients | set(held_out), frozenset()
     pos = _single_label(meta, names[1:])
     if pos.empty:
-        raise ValueError(f"task {cfg.task}: no single-label images of {names[1:]} in the metadata")
+        raise SplitError(f"task {cfg.task.name}: no single-label images of {names[1:]} in the metadata")
     pos["split"] = _split_of(pos, fractions, test_patients, rng, held_out)
     if len(names) > 2 and cfg.balance_to_smallest:
         pos = _balance(pos, rng)
@@ -163,22 +164,22 @@ def report(splits: pd.DataFrame) -> dict:
     }
 
 
-def check_splits(splits: pd.DataFrame, task: str, where: str | Path) -> None:
+def check_splits(splits: pd.DataFrame, task: Task, where: str | Path) -> None:
     """Every image once; train, val and test present, each with every class of the task (a
     one-class val or test split would give AUC NaN after training, not an error before it)."""
     duplicated = splits.loc[splits["image"].duplicated(), "image"].unique().tolist()
     if duplicated:
         raise SplitError(f"{where}: image(s) in more than one row: {', '.join(duplicated[:10])}")
-    names = classes(task)
+    names = task.classes
     for split in ("train", "val", "test"):
         have = set(splits.loc[splits["split"] == split, "label"])
         absent = [f"{name} (label {i})" for i, name in enumerate(names) if i not in have]
         if absent:
-            raise SplitError(f"{where}: split {split!r} has no image of class {', '.join(absent)}; task {task} "
+            raise SplitError(f"{where}: split {split!r} has no image of class {', '.join(absent)}; task {task.name} "
                              f"needs every class in train, val and test: add images or choose another task")
 
 
-def write_splits(splits: pd.DataFrame, out: str | Path, task: str) -> None:
+def write_splits(splits: pd.DataFrame, out: str | Path, task: Task) -> None:
     """The split CSV and, beside it, ``<name>.report.json``, once the splits pass ``check_splits``."""
     out = Path(out)
     check_splits(splits, task, out)

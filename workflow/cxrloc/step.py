@@ -25,6 +25,7 @@ from .config import AttentionConfig
 from .data import SplitData, normalize
 from .objectives import INPUT_GRADIENT, SECOND_PASS, get
 from .regions import kinds_for, target_regions
+from .tasks import Task
 
 WARMUP = 3
 RESIDENT_SHARE = 0.25  # keep a split on the GPU when it takes at most this share of free memory
@@ -32,7 +33,7 @@ RESIDENT_SHARE = 0.25  # keep a split on the GPU when it takes at most this shar
 
 @dataclass(frozen=True)
 class StepSettings:
-    task: str
+    task: Task
     thresh: float
     batch_size: int
     attention: AttentionConfig
@@ -130,7 +131,7 @@ class Steps:
             x.requires_grad_(True)
         y = d.labels[idx].to(self.device, non_blocking=True)
         boxes = d.boxes[idx].to(self.device, non_blocking=True)
-        masks = d.lung_masks[idx].to(self.device, non_blocking=True) if att.region == "mask" or second else None
+        masks = d.lung_masks[idx].to(self.device, non_blocking=True)
         if second:
             regions = invariance.invariance_regions(att, y, self.kinds, boxes, masks, x.shape[-1])
             x = torch.cat([x, invariance.second_pass(x, y, regions, att)])

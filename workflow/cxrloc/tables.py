@@ -14,7 +14,7 @@ from .backbones import label as backbone_label
 from .results import read_result
 from .schedule import label as lambda_label
 from .schedule import ordered as ordered_lambdas
-from .tasks import is_binary
+from .tasks import BUILTIN
 
 METRIC_LABEL = {"accuracy": "Acc / Rec", "precision": "Prec", "f1": "F1", "auc": "AUC", "ppv": "PPV",
                 "sensitivity": "Sensitivity", "specificity": "Specificity", "fdr": "FDR", "for": "FOR",
@@ -118,7 +118,7 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
 def paper_lambda_table(reference: pd.DataFrame, dataset: str, task: str, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The paper's own per-λ table, from ``paper_lambda_sweep.csv`` (values kept as printed)."""
     part = reference[(reference["dataset"] == dataset) & (reference["task"] == task)]
-    return lambda_table(part[["backbone", "lambda", "metric", "value"]], binary=is_binary(task), metrics=metrics)
+    return lambda_table(part[["backbone", "lambda", "metric", "value"]], binary=BUILTIN[task].binary, metrics=metrics)
 
 
 PAPER_KEY = {name: b.paper_key for name, b in REGISTRY.items() if b.paper_key}
@@ -131,7 +131,7 @@ def paper_vs_ours(our_cells: pd.DataFrame, reference: pd.DataFrame, dataset: str
     ours = our_cells[our_cells["backbone"].isin(PAPER_KEY)].copy()
     key = list(zip(ours["backbone"].map(PAPER_KEY), ours["lambda"], ours["metric"]))
     ours["value"] = [f"{v} / {paper.get(k, '–')}" for v, k in zip(ours["value"], key)]
-    return lambda_table(ours, binary=is_binary(task))
+    return lambda_table(ours, binary=BUILTIN[task].binary)
 
 
 def reference_data(name: str) -> pd.DataFrame:

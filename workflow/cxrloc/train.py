@@ -31,13 +31,13 @@ from .io import atomic_write_text, save_torch
 from .models import create
 from .schedule import Schedule
 from .step import Steps, StepSettings, fits_on, optimizer, resident
-from .tasks import classes
+from .tasks import Task
 
 
 @dataclass(frozen=True)
 class RunSpec:
     dataset: str
-    task: str
+    task: Task
     backbone: str
     lam: float | str
     thresh: float
@@ -139,7 +139,7 @@ def build_model(spec: RunSpec, device, pretrained: bool | None = None):
     """The run's model and Grad-CAM layer; ``pretrained=False`` skips the pretrained weights (a
     model about to receive trained ones)."""
     pretrained = spec.train.pretrained if pretrained is None else pretrained
-    model, layer = create(spec.backbone, len(classes(spec.task)), pretrained, cam_layer_of(spec),
+    model, layer = create(spec.backbone, len(spec.task.classes), pretrained, cam_layer_of(spec),
                           spec.train.weights.get(spec.backbone))
     model = model.to(device)
     if device.type == "cuda":

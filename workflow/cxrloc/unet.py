@@ -13,78 +13,112 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .augment import augment
 from .config import UNetConfig
-from .imagecache import ImageCache, load_gray
+from .imagecache import ImageCache, read_gray
 from .io import array_digest, atomic_path, save_torch
 from .lungs import FLAGS, flags, keep_two_largest, lung_box
+from .segset import Segset, hold_out, read_segset
+
+DECODER = UNetConfig.decoder_channels
 
 
-def build(encoder: str) -> torch.nn.Module:
-    return smp.Unet(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1)
+def build(encoder: str, decoder_channels: tuple[int, ...] = DECODER) -> torch.nn.Module:
+    return smp.Unet(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1,
+                    decoder_channels=tuple(decoder_channels))
 
 
-def _as_input(gray_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(B, H, W)`` → RGB float in [0, 1], as the paper's U-Net was fed."""
-    return (gray_uint8.float() / 255).unsqueeze(1).expand(-1, 3, -1, -1)
+def _as_input(gray: torch.Tensor) -> torch.Tensor:
+    """``(B, H, W)`` uint8, or float in [0, 1] → RGB float in [0, 1], as the paper's U-Net was fed."""
+    x = gray.float() / 255 if gray.dtype == torch.uint8 else gray
+    return x.unsqueeze(1).expand(-1, 3, -1, -1)
 
 
-def _pairs(images: Path, masks: Path, cfg: UNetConfig) -> tuple[np.ndarray, np.ndarray]:
-    names = sorted(p.name for p in images.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-    if cfg.max_images:
-        names = names[: cfg.max_images]
-    x = np.stack([load_gray(images / n, cfg.image_size) for n in names])
-    y = np.stack([load_gray(masks / (Path(n).stem + cfg.mask_suffix + Path(n).suffix), cfg.image_size) > 127 for n in names])
-    return x, y
+def _loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy plus soft Dice."""
+    prob = logits.sigmoid()
+    soft_dice = 1 - (2 * (prob * target).sum() + 1) / (prob.sum() + target.sum() + 1)
+    return F.binary_cross_entropy_with_logits(logits, target) + soft_dice
 
 
-def dice_iou(pred: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
-    inter = (pred & truth).sum().item()
-    total = pred.sum().item() + truth.sum().item()
-    union = (pred | truth).sum().item()
-    return 2 * inter / max(total, 1), inter / max(union, 1)
-
-
-def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: torch.device) -> dict:
-    """Train, report Dice and IoU on held-out images, and save the checkpoint atomically."""
-    torch.manual_seed(cfg.seed)
-    x, y = _pairs(images, masks, cfg)
+def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: UNetConfig, device: torch.device) -> None:
+    """Adam with a cosine learning rate over every step, on augmented batches (``cfg.augment``)."""
     rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(x))
-    n_test = max(1, int(round(cfg.held_out * len(x))))
-    test, train = order[:n_test], order[n_test:]
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model = build(cfg.encoder).to(device)
+    n_batches = max(1, len(x) // cfg.batch_size)
     opt = torch.optim.Adam(model.parameters(), cfg.lr)
-    start = time.time()
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * n_batches)
+    model.train()
     for _ in tqdm(range(cfg.epochs), desc="train U-Net", unit="epoch"):
-        model.train()
-        for batch in np.array_split(rng.permutation(train), max(1, len(train) // cfg.batch_size)):
-            logits = model(_as_input(xt[batch]).to(device))
-            target = yt[batch].float().unsqueeze(1).to(device)
-            prob = logits.sigmoid()
-            soft_dice = 1 - (2 * (prob * target).sum() + 1) / (prob.sum() + target.sum() + 1)
-            loss = F.binary_cross_entropy_with_logits(logits, target) + soft_dice
+        for batch in np.array_split(rng.permutation(len(x)), n_batches):
+            images, masks = augment(x[batch], y[batch]) if cfg.augment else (x[batch], y[batch])
+            loss = _loss(model(_as_input(images).to(device)), masks.float().unsqueeze(1).to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
-    pred = predict(model, xt[test], device)
-    dice, iou = dice_iou(pred, yt[test])
-    save_torch({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size}, out)
-    return {"dice": dice, "iou": iou, "train_images": len(train), "held_out_images": len(test),
-            "seconds": time.time() - start, "encoder": cfg.encoder, "image_size": cfg.image_size}
+            schedule.step()
+
+
+def scores(pred: list[np.ndarray], truth: list[np.ndarray]) -> dict:
+    """Per-image Dice (mean, median, 10th percentile), and Dice and IoU pooled over all pixels."""
+    inter = np.array([(p & t).sum() for p, t in zip(pred, truth)], dtype=float)
+    sizes = np.array([p.sum() + t.sum() for p, t in zip(pred, truth)], dtype=float)
+    dice = 2 * inter / np.maximum(sizes, 1)
+    return {"dice_mean": float(dice.mean()), "dice_median": float(np.median(dice)),
+            "dice_p10": float(np.percentile(dice, 10)), "dice_pooled": float(2 * inter.sum() / max(sizes.sum(), 1)),
+            "iou_pooled": float(inter.sum() / max(sizes.sum() - inter.sum(), 1)), "per_image": dice.tolist()}
+
+
+def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: torch.device,
+               labels: Path | None = None) -> tuple[dict, Segset, np.ndarray, list[np.ndarray]]:
+    """Train on the set's training patients, score the held-out patients' images at their own
+    size, and save the checkpoint atomically. Returns the report, the set, the held-out indices
+    and their predicted masks."""
+    torch.manual_seed(cfg.seed)
+    data = read_segset(images, masks, cfg.image_size, labels, cfg.mask_suffix, cfg.max_images)
+    train, test = hold_out(data.patients, cfg.held_out, cfg.seed)
+    x, y = torch.from_numpy(data.images), torch.from_numpy(data.masks)
+    model = build(cfg.encoder, cfg.decoder_channels).to(device)
+    start = time.time()
+    fit(model, x[train], y[train], cfg, device)
+    seconds = time.time() - start
+    prob = probabilities(model, x[test], device).numpy()
+    pred = [data.boxes[i].restore(p) > 0.5 for i, p in zip(test, prob)]
+    result = scores(pred, [data.truth[i] for i in test])
+    result["per_image"] = dict(zip([data.names[i] for i in test], result["per_image"]))
+    save_torch({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size,
+                "decoder_channels": list(cfg.decoder_channels)}, out)
+    report = {**result, "train_images": len(train), "held_out_images": len(test),
+              "train_patients": len({data.patients[i] for i in train}),
+              "held_out_patients": len({data.patients[i] for i in test}), "seconds": seconds,
+              "encoder": cfg.encoder, "decoder_channels": list(cfg.decoder_channels), "image_size": cfg.image_size,
+              "epochs": cfg.epochs, "augment": cfg.augment}
+    return report, data, test, pred
+
+
+def worst_cases(report: dict, data: Segset, test: np.ndarray, pred: list[np.ndarray], images: Path,
+                n: int = 8) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """The ``n`` held-out images of lowest Dice, for ``figures.segmentations``."""
+    dice = [report["per_image"][data.names[i]] for i in test]
+    return [(f"{data.names[test[k]][:18]}\nDice {dice[k]:.3f}", read_gray(images / data.names[test[k]]),
+             data.truth[test[k]], pred[k]) for k in np.argsort(dice, kind="stable")[:n]]
 
 
 @torch.no_grad()
+def probabilities(model: torch.nn.Module, gray: torch.Tensor, device: torch.device, batch: int = 32) -> torch.Tensor:
+    """Lung probabilities (sigmoid) at the input's size."""
+    model.eval()
+    return torch.cat([model(_as_input(gray[i : i + batch]).to(device)).squeeze(1).sigmoid().cpu()
+                      for i in range(0, len(gray), batch)])
+
+
 def predict(model: torch.nn.Module, gray: torch.Tensor, device: torch.device, batch: int = 32) -> torch.Tensor:
     """Boolean lung masks at the input's size: sigmoid > 0.5."""
-    model.eval()
-    out = [model(_as_input(gray[i : i + batch]).to(device)).squeeze(1).cpu() > 0 for i in range(0, len(gray), batch)]
-    return torch.cat(out)
+    return probabilities(model, gray, device, batch) > 0.5
 
 
 def load(path: Path, device: torch.device) -> tuple[torch.nn.Module, int]:
     ckpt = torch.load(path, map_location=device, weights_only=True)
-    model = build(ckpt["encoder"]).to(device)
+    model = build(ckpt["encoder"], ckpt.get("decoder_channels", DECODER)).to(device)
     model.load_state_dict(ckpt["state_dict"])
     return model, int(ckpt["image_size"])
 

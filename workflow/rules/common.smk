@@ -11,6 +11,7 @@ from cxrloc.backbones import canonical
 from cxrloc.objectives import REGISTRY as OBJECTIVE_REGISTRY
 from cxrloc.resources import train_mem_mb, train_runtime
 from cxrloc.schedule import Schedule
+from cxrloc.tasks import TaskError, define_all
 
 DS = config["dataset"]
 RES = config.get("resources", {})
@@ -60,6 +61,17 @@ UNET_IMAGES = UNET_CFG.get("images", f"{RAW}/images" if SYNTHETIC else f"{LUNGSE
 UNET_MASKS = UNET_CFG.get("masks", f"{RAW}/lung_masks" if SYNTHETIC else f"{LUNGSET}/masks")
 
 
+def _checked_tasks():
+    """The configured tasks by name (built-in names and declared tasks); a bad one names its key."""
+    try:
+        return define_all(config["tasks"])
+    except TaskError as e:
+        raise ValueError(f"config key {e}") from None
+
+
+TASKS = _checked_tasks()
+
+
 def _checked_backbones():
     """Names of the configured backbones (aliases resolved); an unknown one names the key."""
     try:
@@ -82,7 +94,7 @@ RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}
 
 
 wildcard_constraints:
-    task="|".join(config["tasks"]),
+    task="|".join(TASKS),
     backbone="|".join(re.escape(b) for b in BACKBONES),
     lam=r"[0-9.]+a?(w[0-9]+)?",
     thresh=r"[0-9.]+",
@@ -119,6 +131,11 @@ def table_options():
     return option("--columns", json.dumps(SOURCE.get("columns", {}))) + option(
         "--label-separator", SOURCE.get("label_separator")
     )
+
+
+def task_argument(wildcards):
+    """The job's task for the CLI's ``--task``: a built-in name, or the declared task as JSON."""
+    return TASKS[wildcards.task].argument()
 
 
 def weights_file(wildcards):
@@ -159,7 +176,7 @@ def lambda_objectives():
 def grid(pattern):
     return [
         pattern.format(task=t, backbone=b, lam=lam, thresh=th, seed=s, objective=o)
-        for t in config["tasks"]
+        for t in TASKS
         for b in BACKBONES
         for lam, o in lambda_objectives()
         for th in THRESHOLDS

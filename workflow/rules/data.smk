@@ -101,8 +101,10 @@ if SOURCE["kind"] == "imagefolder":
         resources:
             mem_mb=1000,
             runtime=10,
+        params:
+            task=task_argument,
         shell:
-            "cxrloc index-imagefolder --root {input:q} --task {wildcards.task:q} --out {output.splits:q} > {log:q} 2>&1"
+            "cxrloc index-imagefolder --root {input:q} --task {params.task:q} --out {output.splits:q} > {log:q} 2>&1"
 
 else:
 
@@ -124,19 +126,20 @@ else:
             mem_mb=2000,
             runtime=10,
         params:
+            task=task_argument,
             seed=config.get("split_seed", 0),
             test_list=lambda w, input: option("--test-list", input.test_list),
             bboxes=lambda w, input: option("--bboxes", input.bboxes),
             table=table_options(),
         shell:
-            "cxrloc prepare-splits --metadata {input.metadata:q} --task {wildcards.task:q} --seed {params.seed}"
+            "cxrloc prepare-splits --metadata {input.metadata:q} --task {params.task:q} --seed {params.seed}"
             "{params.test_list}{params.bboxes}{params.table} --out {output.splits:q} > {log:q} 2>&1"
 
 
 rule cache_images:
     input:
-        splits=expand(f"{OUT}/splits/{{task}}.csv", task=config["tasks"]),
-        locsets=[f for t in config["tasks"] for f in locset(t)],
+        splits=expand(f"{OUT}/splits/{{task}}.csv", task=TASKS),
+        locsets=[f for t in TASKS for f in locset(t)],
         images=IMAGES,
         lesions=LESIONS or [],
     output:

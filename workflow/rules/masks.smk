@@ -34,9 +34,15 @@ if not UNET_CFG.get("checkpoint"):
         input:
             images=UNET_IMAGES,
             masks=UNET_MASKS,
+            labels=UNET_CFG.get("labels", []),
         output:
             unet=UNET,
             report=f"{OUT}/unet/report.json",
+            figure=report(
+                f"{OUT}/unet/worst.png",
+                caption="../report/unet_worst.rst",
+                category="Lung masks",
+            ),
         log:
             f"{OUT}/logs/train_unet.log",
         conda:
@@ -49,10 +55,11 @@ if not UNET_CFG.get("checkpoint"):
         params:
             settings=settings("unet"),
             device=config["device"],
+            labels=lambda w, input: option("--labels", input.labels),
         shell:
-            "cxrloc train-unet --images {input.images:q} --masks {input.masks:q} --settings {params.settings:q}"
+            "cxrloc train-unet --images {input.images:q} --masks {input.masks:q}{params.labels} --settings {params.settings:q}"
             " --device {params.device:q} --threads {threads} --out {output.unet:q} --report {output.report:q}"
-            " > {log:q} 2>&1"
+            " --figure {output.figure:q} > {log:q} 2>&1"
 
 
 rule precache_masks:

@@ -48,13 +48,14 @@ rule train:
         ),
     params:
         dataset=DS,
+        task=task_argument,
         settings=settings("train", "attention", "weights", "device"),
         cache=folder("images"),
         out=folder("model"),
         markers=lambda w, input: option("--markers", input.markers),
         weights=lambda w, input: option("--weights", input.weights),
     shell:
-        "cxrloc train --dataset {params.dataset:q} --task {wildcards.task:q} --backbone {wildcards.backbone:q}"
+        "cxrloc train --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
         " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
         " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
         " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q}{params.markers}{params.weights}"
@@ -83,13 +84,14 @@ rule evaluate:
         runtime=30,
     params:
         dataset=DS,
+        task=task_argument,
         settings=settings("train", "attention", "weights", "device"),
         cache=folder("images"),
         bootstrap=config.get("evaluate", {}).get("bootstrap", 200),
         locset=lambda w, input: option("--localization", input.locset),
         markers=lambda w, input: option("--markers", input.markers),
     shell:
-        "cxrloc evaluate --dataset {params.dataset:q} --task {wildcards.task:q} --backbone {wildcards.backbone:q}"
+        "cxrloc evaluate --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
         " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
         " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
         " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --model {input.model:q}"

@@ -1,0 +1,51 @@
+"""The lung U-Net on real radiographs: trained on the training patients of a real set (by
+default the 218 films of ../shared/data/real-lungs, read in place), scored per image on the
+held-out patients at each image's own size. Prints the figures; writes them to --out.
+
+    python bench/lung_unet.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from cxrloc.config import UNetConfig
+from cxrloc.figures import segmentations
+from cxrloc.io import atomic_write_json
+from cxrloc.unet import train_unet, worst_cases
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", type=Path, default=ROOT.parent / "shared/data/real-lungs",
+                    help="images/, masks/ and labels.csv (id, patient)")
+    ap.add_argument("--encoder", default="resnet18")
+    ap.add_argument("--decoder", type=int, nargs=5, default=[128, 64, 32, 16, 8], help="decoder channels")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--no-augment", dest="augment", action="store_false", help="train on the films as they are")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    cfg = UNetConfig(encoder=a.encoder, decoder_channels=tuple(a.decoder), image_size=a.size, epochs=a.epochs,
+                     batch_size=a.batch, lr=a.lr, held_out=0.2, augment=a.augment)
+    with tempfile.TemporaryDirectory() as tmp:
+        report, data, test, pred = train_unet(a.root / "images", a.root / "masks", cfg, Path(tmp) / "unet.pt",
+                                              torch.device("cpu"), a.root / "labels.csv")
+    atomic_write_json(a.out / "lung_unet.json", report)
+    segmentations(worst_cases(report, data, test, pred, a.root / "images"), a.out / "lung_unet_worst.png")
+    shown = {k: v for k, v in report.items() if k != "per_image"}
+    print(json.dumps(shown, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The lung U-Net on real radiographs (../shared/data/real-lungs, read in place): aspect-keeping
+resize, patient hold-out, augmentation that moves masks with their images, the training
+report and segment-lungs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from cxrloc.augment import augment
+from cxrloc.imagecache import read_gray
+from cxrloc.letterbox import Letterbox
+from cxrloc.segset import hold_out, patients_of
+from PIL import Image
+
+from .conftest import SHARED
+from .workflow import cxrloc
+
+REAL = SHARED / "data/real-lungs"
+pytestmark = pytest.mark.skipif(not (REAL / "labels.csv").exists(),
+                                reason=f"needs the real radiographs with lung masks in {REAL} (not shipped: licenses)")
+
+
+def real_names(n: int | None = None) -> list[str]:
+    return sorted(p.name for p in (REAL / "images").iterdir())[:n]
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def test_letterboxing_keeps_the_aspect_and_maps_masks_back():
+    """Every non-square real mask fitted into 128 px and restored matches itself closely; the
+    padding is black and even."""
+    for name in real_names():
+        mask = read_gray(REAL / "masks" / name) > 127
+        if abs(mask.shape[0] - mask.shape[1]) < 40:
+            continue
+        box = Letterbox(*mask.shape, 128)
+        square = box.fit(mask.astype(np.uint8) * 255)
+        (top, left), (h, w) = box.offset, box.inner
+        assert max(h, w) == 128 and abs(h / w - mask.shape[0] / mask.shape[1]) < 0.05
+        assert square[:top].max(initial=0) == 0 and square[:, :left].max(initial=0) == 0
+        assert box.restore(square.astype(np.float32) / 255).shape == mask.shape
+        assert dice(box.restore(square.astype(np.float32) / 255) > 0.5, mask) > 0.95, name
+
+
+def test_the_held_out_images_are_whole_patients():
+    names = real_names()
+    patients = patients_of(names, REAL / "labels.csv")
+    train, test = hold_out(patients, 0.2, seed=0)
+    assert not {patients[i] for i in train} & {patients[i] for i in test}
+    assert len(train) + len(test) == len(names) and 0.18 < len(test) / len(names) < 0.3
+
+
+def test_augmentation_moves_each_mask_with_its_image():
+    """Images that are their masks (lungs bright): after the affine, brightness, gamma, blur and
+    noise draws, the mask still covers the bright pixels."""
+    torch.manual_seed(0)
+    masks = torch.from_numpy(np.stack([np.asarray(Image.open(REAL / "masks" / n).resize((96, 96))) > 127
+                                       for n in real_names(8)]))
+    x, y = augment(masks.to(torch.uint8) * 200 + 20, masks)
+    assert x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1 and y.dtype == torch.bool
+    assert not torch.equal(y, masks), "the masks moved"
+    for image, mask in zip(x, y):
+        assert image[mask].mean() > image[~mask].mean() + 0.3
+
+
+def test_unet_training_reports_per_image_dice_on_held_out_patients_and_segments_a_folder(tmp_path):
+    """Trained in-process (the CLI adds only the printing); segment-lungs through the CLI."""
+    from cxrloc.config import UNetConfig
+    from cxrloc.unet import train_unet
+
+    images = tmp_path / "films"
+    images.mkdir()
+    for name in real_names(3):
+        (images / name).symlink_to(REAL / "images" / name)
+    cfg = UNetConfig(image_size=64, epochs=1, batch_size=4, max_images=16, held_out=0.25)
+    report, *_ = train_unet(REAL / "images", REAL / "masks", cfg, tmp_path / "unet.pt", torch.device("cpu"),
+                            REAL / "labels.csv")
+    for key in ("dice_mean", "dice_median", "dice_p10", "dice_pooled", "iou_pooled"):
+        assert 0 <= report[key] <= 1, key
+    assert report["dice_p10"] <= report["dice_median"] and report["held_out_images"] == len(report["per_image"])
+    labels = pd.read_csv(REAL / "labels.csv", dtype=str).set_index("id")["patient"]
+    held = {labels[n.rsplit(".", 1)[0]] for n in report["per_image"]}
+    trained = {labels[n.rsplit(".", 1)[0]] for n in real_names(16) if n not in report["per_image"]}
+    assert held and trained and not held & trained
+
+    cxrloc("segment-lungs", "--checkpoint", str(tmp_path / "unet.pt"), "--images", str(images), "--out", str(tmp_path / "seg"))
+    boxes = pd.read_csv(tmp_path / "seg/boxes.csv")
+    assert list(boxes["image"]) == real_names(3)
+    for row in boxes.itertuples():
+        mask = read_gray(tmp_path / "seg/masks" / row.image)
+        assert mask.shape == read_gray(images / row.image).shape and set(np.unique(mask)) <= {0, 255}
+        assert 0 <= row.x and row.x + row.w <= mask.shape[1] and row.y + row.h <= mask.shape[0]
+    assert (tmp_path / "seg/overlays.png").stat().st_size > 1000
