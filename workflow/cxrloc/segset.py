@@ -27,7 +27,7 @@ class Segset:
     patients: list[str]
     images: np.ndarray  # uint8 (N, size, size), letterboxed
     masks: np.ndarray  # bool (N, size, size), letterboxed
-    boxes: list[Letterbox]
+    letterboxes: list[Letterbox]  # how each image was fitted into the square
     truth: list[np.ndarray]  # bool masks at each image's own size
 
     def __len__(self) -> int:
@@ -63,7 +63,7 @@ def read_segset(images: Path, masks: Path, size: int, labels: Path | None = None
     """Every image with its mask, letterboxed to ``size``; a missing mask or a mask of another
     size is an error naming the file."""
     names = image_names(images)[:limit]
-    grays, fitted, boxes, truth = [], [], [], []
+    grays, fitted, letterboxes, truth = [], [], [], []
     for name in names:
         gray = read_gray(images / name)
         mask_path = masks / (Path(name).stem + mask_suffix + Path(name).suffix)
@@ -75,9 +75,9 @@ def read_segset(images: Path, masks: Path, size: int, labels: Path | None = None
         box = Letterbox(*gray.shape, size)
         grays.append(box.fit(gray))
         fitted.append(box.fit(mask.astype(np.uint8) * 255) > 127)
-        boxes.append(box)
+        letterboxes.append(box)
         truth.append(mask)
-    return Segset(names, patients_of(names, labels), np.stack(grays), np.stack(fitted), boxes, truth)
+    return Segset(names, patients_of(names, labels), np.stack(grays), np.stack(fitted), letterboxes, truth)
 
 
 def hold_out(patients: list[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

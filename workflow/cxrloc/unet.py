@@ -82,7 +82,7 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
     fit(model, x[train], y[train], cfg, device)
     seconds = time.time() - start
     prob = probabilities(model, x[test], device).numpy()
-    pred = [data.boxes[i].restore(p) > 0.5 for i, p in zip(test, prob)]
+    pred = [data.letterboxes[i].restore(p) > 0.5 for i, p in zip(test, prob)]
     result = scores(pred, [data.truth[i] for i in test])
     result["per_image"] = dict(zip([data.names[i] for i in test], result["per_image"]))
     save_torch({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size,
