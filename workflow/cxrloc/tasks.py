@@ -55,10 +55,6 @@ class Task:
         """How the CLI's ``--task`` receives it: a built-in's name, else its definition as JSON."""
         return self.name if BUILTIN.get(self.name) == self else json.dumps(self.definition())
 
-    def title(self) -> str:
-        """For captions: ``ne (No Finding, Effusion)``."""
-        return f"{self.name} ({', '.join(self.classes)})"
-
 
 def _builtin(name: str, *classes: tuple[str, str]) -> Task:
     return Task(name, tuple(c for c, _ in classes), tuple(r for _, r in classes))
