@@ -135,8 +135,7 @@ class Steps:
         if second:
             regions = invariance.invariance_regions(att, y, self.kinds, boxes, masks, x.shape[-1])
             x = torch.cat([x, invariance.second_pass(x, y, regions, att)])
-        if self.amp:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
         pooled_needed = second and att.features == "pooled"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=cache), \
                 capture(self.layer) as seen, \

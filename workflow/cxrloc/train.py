@@ -141,10 +141,7 @@ def build_model(spec: RunSpec, device, pretrained: bool | None = None):
     pretrained = spec.train.pretrained if pretrained is None else pretrained
     model, layer = create(spec.backbone, len(spec.task.classes), pretrained, cam_layer_of(spec),
                           spec.train.weights.get(spec.backbone))
-    model = model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    return model, layer
+    return model.to(device, memory_format=torch.channels_last), layer
 
 
 def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, inputs: dict[str, str]) -> pd.DataFrame:
