@@ -28,16 +28,18 @@ def main() -> None:
     ap.add_argument("--encoder", default="resnet18")
     ap.add_argument("--decoder", type=int, nargs=5, default=[128, 64, 32, 16, 8], help="decoder channels")
     ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=42)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--no-augment", dest="augment", action="store_false", help="train on the films as they are")
+    ap.add_argument("--no-postprocess", dest="postprocess", action="store_false",
+                    help="score the thresholded masks as they are (default: two largest components, holes filled)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = UNetConfig(encoder=a.encoder, decoder_channels=tuple(a.decoder), image_size=a.size, epochs=a.epochs,
-                     batch_size=a.batch, lr=a.lr, held_out=0.2, augment=a.augment)
+                     batch_size=a.batch, lr=a.lr, held_out=0.2, augment=a.augment, postprocess=a.postprocess)
     with tempfile.TemporaryDirectory() as tmp:
         report, data, test, pred = train_unet(a.root / "images", a.root / "masks", cfg, Path(tmp) / "unet.pt",
                                               torch.device("cpu"), a.root / "labels.csv")

@@ -115,3 +115,14 @@ def test_the_cam_layer_is_set_per_backbone_or_for_all():
 def test_an_unknown_cam_layer_names_it_and_the_valid_ones():
     with pytest.raises(KeyError, match=r"'layer9'.*layer4"):
         models.create("resnet_tiny", 2, cam_layer="layer9")
+
+
+def test_classifier_and_unet_convolutions_run_in_channels_last_memory():
+    """The faster layout on this CPU as on GPUs: every 4-d weight of a built classifier and U-Net."""
+    from cxrloc import unet
+    from cxrloc.train import RunSpec, build_model
+
+    model, _ = build_model(RunSpec("d", BUILTIN["ne"], "resnet_tiny", 0.5, 0.5, 0), torch.device("cpu"))
+    for net in (model, unet.build("resnet18", (16, 8, 8, 8, 8))):
+        weights = [p for p in net.parameters() if p.dim() == 4]
+        assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)

@@ -11,6 +11,7 @@ from cxrloc.imagecache import read_gray
 from cxrloc.letterbox import Letterbox
 from cxrloc.segset import hold_out, patients_of
 from PIL import Image
+from scipy import ndimage
 
 from .conftest import SHARED
 from .workflow import cxrloc
@@ -65,6 +66,25 @@ def test_augmentation_moves_each_mask_with_its_image():
         assert image[mask].mean() > image[~mask].mean() + 0.3
 
 
+def test_postprocessing_keeps_the_two_lungs_and_fills_their_holes():
+    """A real mask as a probability map with a stray blob and a hole: kept as is without
+    post-processing; with it, exactly the real lungs come back."""
+    from cxrloc.unet import final_mask
+
+    two_lungs = [n for n in real_names(30) if ndimage.label(read_gray(REAL / "masks" / n) > 127)[1] == 2][:6]
+    assert len(two_lungs) == 6, "the test needs real masks of two separate lungs"
+    for name in two_lungs:
+        lungs = read_gray(REAL / "masks" / name) > 127
+        prob = lungs.astype(np.float32) * 0.9
+        cy, cx = np.unravel_index(ndimage.distance_transform_edt(lungs).argmax(), lungs.shape)
+        prob[cy, cx] = 0.1  # a hole deep inside a lung
+        prob[:3, :3] = 0.8  # a stray blob in the corner, off the lungs
+        assert not lungs[:3, :3].any()
+        raw = final_mask(prob, postprocess=False)
+        assert raw[:3, :3].all() and not raw[cy, cx]
+        assert np.array_equal(final_mask(prob, postprocess=True), ndimage.binary_fill_holes(lungs)), name
+
+
 def test_unet_training_reports_per_image_dice_on_held_out_patients_and_segments_a_folder(tmp_path):
     """Trained in-process (the CLI adds only the printing); segment-lungs through the CLI."""
     from cxrloc.config import UNetConfig
@@ -74,22 +94,25 @@ def test_unet_training_reports_per_image_dice_on_held_out_patients_and_segments_
     images.mkdir()
     for name in real_names(3):
         (images / name).symlink_to(REAL / "images" / name)
-    cfg = UNetConfig(image_size=64, epochs=1, batch_size=4, max_images=16, held_out=0.25)
+    cfg = UNetConfig(image_size=64, epochs=1, batch_size=4, max_images=16, held_out=0.25, postprocess=True)
     report, *_ = train_unet(REAL / "images", REAL / "masks", cfg, tmp_path / "unet.pt", torch.device("cpu"),
                             REAL / "labels.csv")
     for key in ("dice_mean", "dice_median", "dice_p10", "dice_pooled", "iou_pooled"):
         assert 0 <= report[key] <= 1, key
     assert report["dice_p10"] <= report["dice_median"] and report["held_out_images"] == len(report["per_image"])
+    assert report["postprocess"] is True
     labels = pd.read_csv(REAL / "labels.csv", dtype=str).set_index("id")["patient"]
     held = {labels[n.rsplit(".", 1)[0]] for n in report["per_image"]}
     trained = {labels[n.rsplit(".", 1)[0]] for n in real_names(16) if n not in report["per_image"]}
     assert held and trained and not held & trained
 
-    cxrloc("segment-lungs", "--checkpoint", str(tmp_path / "unet.pt"), "--images", str(images), "--out", str(tmp_path / "seg"))
+    cxrloc("segment-lungs", "--checkpoint", str(tmp_path / "unet.pt"), "--images", str(images), "--out", str(tmp_path / "seg"),
+           "--postprocess")
     boxes = pd.read_csv(tmp_path / "seg/boxes.csv")
     assert list(boxes["image"]) == real_names(3)
     for row in boxes.itertuples():
         mask = read_gray(tmp_path / "seg/masks" / row.image)
         assert mask.shape == read_gray(images / row.image).shape and set(np.unique(mask)) <= {0, 255}
+        assert ndimage.label(mask)[1] <= 2 and np.array_equal(ndimage.binary_fill_holes(mask), mask > 0)
         assert 0 <= row.x and row.x + row.w <= mask.shape[1] and row.y + row.h <= mask.shape[0]
     assert (tmp_path / "seg/overlays.png").stat().st_size > 1000

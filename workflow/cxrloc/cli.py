@@ -102,7 +102,7 @@ def _segment_lungs(a) -> None:
 
     torch.set_num_threads(a.threads)
     images, out = Path(a.images), Path(a.out)
-    table = segment_folder(Path(a.checkpoint), images, out, resolve(a.device))
+    table = segment_folder(Path(a.checkpoint), images, out, resolve(a.device), postprocess=a.postprocess)
     segmentations(most_implausible(table, images, out), out / "overlays.png")
     counts = {f: int(table[f].sum()) for f in FLAGS}
     print(f"segmented {len(table)} images into {out / 'masks'}; boxes in {out / 'boxes.csv'}; flagged {counts}; "
@@ -366,6 +366,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="a trained lung U-Net (train-unet's --out)")
     p.add_argument("--images", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_segment_lungs)

@@ -70,6 +70,7 @@ class UNetConfig:
     max_images: int | None = None
     mask_suffix: str = ""
     augment: bool = True  # small affine, brightness/contrast/gamma, blur and noise (cxrloc.augment)
+    postprocess: bool = False  # keep the two largest components and fill holes, in the report as in the masks
 
 
 def build(cls: type[T], section: dict | None, where: str) -> T:
@@ -108,7 +109,7 @@ def attention_config(cfg: dict) -> AttentionConfig:
 
 
 def unet_config(cfg: dict) -> UNetConfig:
-    paths = ("checkpoint", "images", "masks", "labels", "postprocess")  # read by the rules, not the U-Net
+    paths = ("checkpoint", "images", "masks", "labels")  # read by the rules, not the U-Net
     section = {k: v for k, v in (cfg.get("unet") or {}).items() if k not in paths}
     return build(UNetConfig, section, "unet")
 

@@ -17,7 +17,7 @@ from .io import atomic_path
 from .letterbox import Letterbox
 from .lungs import FLAGS, flags, lung_box
 from .segset import image_names
-from .unet import load, probabilities
+from .unet import final_mask, load, probabilities
 
 
 def _write_png(mask: np.ndarray, path: Path) -> None:
@@ -29,9 +29,10 @@ def mask_path(out: Path, name: str) -> Path:
     return out / "masks" / f"{Path(name).stem}.png"
 
 
-def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.device, batch: int = 16) -> pd.DataFrame:
+def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.device, batch: int = 16,
+                   postprocess: bool = False) -> pd.DataFrame:
     """Masks into ``out/masks/<stem>.png`` and ``out/boxes.csv`` (``image, x, y, w, h`` in the
-    image's pixels, and the flags); returns the table."""
+    image's pixels, and the flags); returns the table. ``postprocess``: see ``unet.final_mask``."""
     model, size = load(checkpoint, device)
     names = image_names(images)
     rows = []
@@ -41,7 +42,7 @@ def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.devi
         fits = [Letterbox(*g.shape, size) for g in grays]
         prob = probabilities(model, torch.from_numpy(np.stack([b.fit(g) for b, g in zip(fits, grays)])), device).numpy()
         for name, box, p in zip(chunk, fits, prob):
-            mask = box.restore(p) > 0.5
+            mask = final_mask(box.restore(p), postprocess)
             _write_png(mask, mask_path(out, name))
             x, y, w, h = lung_box(mask)
             rows.append({"image": name, "x": x, "y": y, "w": w, "h": h, **flags(mask)})

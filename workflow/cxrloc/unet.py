@@ -24,14 +24,23 @@ DECODER = UNetConfig.decoder_channels
 
 
 def build(encoder: str, decoder_channels: tuple[int, ...] = DECODER) -> torch.nn.Module:
-    return smp.Unet(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1,
-                    decoder_channels=tuple(decoder_channels))
+    """A U-Net in channels-last memory (faster convolutions on CPU and GPU alike)."""
+    model = smp.Unet(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1,
+                     decoder_channels=tuple(decoder_channels))
+    return model.to(memory_format=torch.channels_last)
 
 
 def _as_input(gray: torch.Tensor) -> torch.Tensor:
     """``(B, H, W)`` uint8, or float in [0, 1] → RGB float in [0, 1], as the paper's U-Net was fed."""
     x = gray.float() / 255 if gray.dtype == torch.uint8 else gray
-    return x.unsqueeze(1).expand(-1, 3, -1, -1)
+    return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
+
+
+def final_mask(prob: np.ndarray, postprocess: bool) -> np.ndarray:
+    """A probability map → the lung mask (> 0.5), optionally with the two largest components
+    kept and their holes filled (``unet.postprocess``)."""
+    mask = prob > 0.5
+    return keep_two_largest(mask) if postprocess else mask
 
 
 def _loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -82,7 +91,7 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
     fit(model, x[train], y[train], cfg, device)
     seconds = time.time() - start
     prob = probabilities(model, x[test], device).numpy()
-    pred = [data.letterboxes[i].restore(p) > 0.5 for i, p in zip(test, prob)]
+    pred = [final_mask(data.letterboxes[i].restore(p), cfg.postprocess) for i, p in zip(test, prob)]
     result = scores(pred, [data.truth[i] for i in test])
     result["per_image"] = dict(zip([data.names[i] for i in test], result["per_image"]))
     save_torch({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size,
@@ -91,7 +100,7 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
               "train_patients": len({data.patients[i] for i in train}),
               "held_out_patients": len({data.patients[i] for i in test}), "seconds": seconds,
               "encoder": cfg.encoder, "decoder_channels": list(cfg.decoder_channels), "image_size": cfg.image_size,
-              "epochs": cfg.epochs, "augment": cfg.augment}
+              "epochs": cfg.epochs, "augment": cfg.augment, "postprocess": cfg.postprocess}
     return report, data, test, pred
 
 
