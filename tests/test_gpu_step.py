@@ -35,7 +35,7 @@ def split(n: int, seed: int) -> SplitData:
 def stepper(model, layer, graph: bool, data: SplitData, mode: str = "soft") -> Steps:
     device = torch.device("cuda")
     return Steps(model, layer, optimizer(model.parameters(), 1e-4, device, graph),
-                 StepSettings(BUILTIN["ne"], 0.5, 16, AttentionConfig(mode=mode), graph), resident(data, device), device)
+                 StepSettings(BUILTIN["ne"], 0.5, 16, AttentionConfig(mode=mode), graph, True), resident(data, device), device)
 
 
 def grads(model) -> torch.Tensor:

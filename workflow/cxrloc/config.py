@@ -36,6 +36,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     pretrained: bool = False
     cam_layer: str | dict[str, str] | None = None  # one layer for every backbone, or one per backbone
+    channels_last: bool | None = None  # channels-last memory; None: on CUDA only
     cuda_graph: bool = True  # on CUDA, replay the step as a CUDA graph (false: the eager step)
     device: str = "cpu"
     threads: int = 1

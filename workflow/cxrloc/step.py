@@ -38,6 +38,7 @@ class StepSettings:
     batch_size: int
     attention: AttentionConfig
     use_graph: bool  # replay full batches as CUDA graphs (the split must be resident on the GPU)
+    channels_last: bool = False  # feed the model channels-last batches (train.channels_last)
 
 
 def fits_on(data: SplitData, device: torch.device) -> bool:
@@ -135,7 +136,8 @@ class Steps:
         if second:
             regions = invariance.invariance_regions(att, y, self.kinds, boxes, masks, x.shape[-1])
             x = torch.cat([x, invariance.second_pass(x, y, regions, att)])
-        x = x.contiguous(memory_format=torch.channels_last)
+        if self.cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         pooled_needed = second and att.features == "pooled"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=cache), \
                 capture(self.layer) as seen, \

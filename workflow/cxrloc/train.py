@@ -135,13 +135,20 @@ def cam_layer_of(spec: RunSpec) -> str | None:
     return layers
 
 
+def channels_last(train: TrainConfig, device) -> bool:
+    """Channels-last memory: ``train.channels_last``, by default on CUDA only (on this CPU it
+    speeds up a small ResNet at 64 px by ~10 % and slows resnet18 at 32 px)."""
+    return device.type == "cuda" if train.channels_last is None else train.channels_last
+
+
 def build_model(spec: RunSpec, device, pretrained: bool | None = None):
     """The run's model and Grad-CAM layer; ``pretrained=False`` skips the pretrained weights (a
     model about to receive trained ones)."""
     pretrained = spec.train.pretrained if pretrained is None else pretrained
     model, layer = create(spec.backbone, len(spec.task.classes), pretrained, cam_layer_of(spec),
                           spec.train.weights.get(spec.backbone))
-    return model.to(device, memory_format=torch.channels_last), layer
+    layout = torch.channels_last if channels_last(spec.train, device) else torch.contiguous_format
+    return model.to(device, memory_format=layout), layer
 
 
 def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, inputs: dict[str, str]) -> pd.DataFrame:
@@ -191,7 +198,8 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
         torch.set_rng_state(state["rng"])
         tqdm.write(f"resuming {out} from epoch {start}")
     flag = _install_sigterm()
-    steps = Steps(model, layer, opt, StepSettings(spec.task, spec.thresh, spec.train.batch_size, spec.attention, graph),
+    steps = Steps(model, layer, opt, StepSettings(spec.task, spec.thresh, spec.train.batch_size, spec.attention, graph,
+                                                  channels_last(spec.train, device)),
                   train_data, device)
     for epoch in range(start, spec.train.epochs):
         if since_best >= spec.train.early_stop:
