@@ -62,12 +62,17 @@ def main() -> None:
                                                             str(config), "--rerun-incomplete"],
                                                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
     report = {}
-    for placement, (config, job) in running.items():
-        if job.wait():
-            sys.exit(f"the {placement} placement failed (exit {job.returncode}): see {work / f'{placement}.log'}")
-        dataset = yaml.safe_load(config.read_text())["dataset"]
-        report[placement] = {"dataset": dataset, "minutes": round((time.time() - tic) / 60, 1), "kept": keep(dataset)}
-        print(json.dumps({placement: report[placement]}), flush=True)
+    while running:
+        time.sleep(5)
+        for placement, (config, job) in list(running.items()):
+            if job.poll() is None:
+                continue
+            if job.returncode:
+                sys.exit(f"the {placement} placement failed (exit {job.returncode}): see {work / f'{placement}.log'}")
+            del running[placement]
+            dataset = yaml.safe_load(config.read_text())["dataset"]
+            report[placement] = {"dataset": dataset, "minutes": round((time.time() - tic) / 60, 1), "kept": keep(dataset)}
+            print(json.dumps({placement: report[placement]}), flush=True)
     report["total_minutes"] = round((time.time() - tic) / 60, 1)
     (RESULTS / "shortcut_timing.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
