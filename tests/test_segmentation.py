@@ -66,6 +66,18 @@ def test_augmentation_moves_each_mask_with_its_image():
         assert image[mask].mean() > image[~mask].mean() + 0.3
 
 
+def test_the_unet_sees_both_orientations_of_a_film():
+    """Trained on left-right flips too, the U-Net predicts the average of a film and its flip:
+    the mask of a flipped film is the flipped mask."""
+    from cxrloc.unet import build, probabilities
+
+    torch.manual_seed(0)
+    model, gray = build("resnet18", (16, 8, 8, 8, 8)), torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    prob = probabilities(model, gray, torch.device("cpu"))
+    assert torch.allclose(probabilities(model, gray.flip(-1), torch.device("cpu")), prob.flip(-1), atol=1e-6)
+    assert not torch.allclose(prob, prob.flip(-1), atol=1e-3)
+
+
 def test_postprocessing_keeps_the_two_lungs_and_fills_their_holes():
     """A real mask as a probability map with a stray blob and a hole: kept as is without
     post-processing; with it, exactly the real lungs come back."""

@@ -3,6 +3,7 @@ hub, then read by training without network; without network the fetch fails in s
 the command to run elsewhere."""
 
 import hashlib
+import json
 import re
 import threading
 import time
@@ -15,41 +16,65 @@ import yaml
 from .workflow import TINY, cxrloc, run_args, snakemake
 
 REPO = "timm/test_resnet.r160_in1k"  # resnet_tiny's weights on the hub
+UNET_REPO, UNET_REVISION = "smp-hub/resnet18.imagenet", "3f2325ff978283d47aa6a1d6878ca20565622683"  # smp 0.6's
+STANDARDIZE = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "input_range": [0, 1]}
+
+
+def _safetensors(state: dict, path) -> bytes:
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in state.items()}, path)
+    return path.read_bytes()
+
+
+def _tensors(data: bytes) -> dict:
+    from safetensors.torch import load
+
+    return load(data)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The bytes of resnet_tiny's ImageNet-shaped weights, as the stand-in hub serves them."""
     import timm
-    from safetensors.torch import save_file
 
     torch.manual_seed(7)
-    path = tmp_path_factory.mktemp("hub") / "model.safetensors"
-    save_file(timm.create_model("test_resnet").state_dict(), path)
-    return path.read_bytes()
+    return _safetensors(timm.create_model("test_resnet").state_dict(), tmp_path_factory.mktemp("hub") / "m.safetensors")
 
 
 @pytest.fixture(scope="module")
-def hub(served):
-    """A local stand-in of the hub's resolve endpoint (HEAD and GET of one file)."""
-    digest = hashlib.sha256(served).hexdigest()
+def served_encoder(tmp_path_factory):
+    """The bytes of a resnet18 U-Net encoder's weights, as the stand-in hub serves smp's."""
+    from segmentation_models_pytorch.encoders import get_encoder
+
+    torch.manual_seed(8)
+    return _safetensors(get_encoder("resnet18").state_dict(), tmp_path_factory.mktemp("hub") / "e.safetensors")
+
+
+@pytest.fixture(scope="module")
+def hub(served, served_encoder):
+    """A local stand-in of the hub's resolve endpoint (HEAD and GET of the files it holds)."""
+    files = {f"/{REPO}/resolve/main/model.safetensors": served,
+             f"/{UNET_REPO}/resolve/{UNET_REVISION}/model.safetensors": served_encoder,
+             f"/{UNET_REPO}/resolve/{UNET_REVISION}/config.json": json.dumps({**STANDARDIZE, "input_space": "RGB"}).encode()}
 
     class Handler(BaseHTTPRequestHandler):
-        def _headers(self) -> bool:
-            known = self.path == f"/{REPO}/resolve/main/model.safetensors"
-            self.send_response(200 if known else 404)
-            self.send_header("Content-Length", str(len(served)) if known else "0")
-            self.send_header("ETag", f'"{digest}"')
-            self.send_header("X-Repo-Commit", "0" * 40)
+        def _headers(self) -> bytes | None:
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.send_header("ETag", f'"{hashlib.sha256(body or b"").hexdigest()}"')
+            self.send_header("X-Repo-Commit", UNET_REVISION if UNET_REPO in self.path else "0" * 40)
             self.end_headers()
-            return known
+            return body
 
         def do_HEAD(self):  # noqa: N802
             self._headers()
 
         def do_GET(self):  # noqa: N802
-            if self._headers():
-                self.wfile.write(served)
+            body = self._headers()
+            if body is not None:
+                self.wfile.write(body)
 
         def log_message(self, *args):
             pass
@@ -99,9 +124,58 @@ def test_hf_hub_offline_refuses_at_once_with_the_command(monkeypatch):
         _probe(REPO, "cxrloc fetch-weights --backbone x")
 
 
+def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub, served_encoder, study, tmp_path):
+    """smp's ImageNet weights of the encoder, with the input standardization they expect: the
+    U-Net starts from them (a learning rate of ~0 keeps them) and its checkpoint standardizes
+    its inputs, in training as in every later use."""
+    from cxrloc import unet
+    from cxrloc.config import UNetConfig
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from .workflow import OUT
+
+    out = tmp_path / "weights/unet/resnet18.imagenet.safetensors"
+    cxrloc("fetch-weights", "--unet-encoder", "resnet18", "--encoder-weights", "imagenet", "--out", str(out),
+           env=hub_env(hub))
+    weights, expected = load_file(out), _tensors(served_encoder)
+    assert weights.keys() == expected.keys() and all(torch.equal(weights[k], v) for k, v in expected.items())
+    with safe_open(str(out), "pt") as f:
+        assert {k: json.loads(v) for k, v in f.metadata().items() if k != "source"} == STANDARDIZE
+    cfg = UNetConfig(image_size=32, epochs=1, max_images=12, batch_size=4, lr=1e-12, held_out=0.25,
+                     decoder_channels=(16, 8, 8, 8, 8), encoder_weights="imagenet")
+    raw = study / OUT / "raw"
+    report, *_ = unet.train_unet(raw / "images", raw / "lung_masks", cfg, tmp_path / "unet.pt", torch.device("cpu"),
+                                 encoder_weights=out)
+    assert report["encoder_weights"] == "imagenet"
+    model, _ = unet.load(tmp_path / "unet.pt", torch.device("cpu"))
+    assert isinstance(model[0], unet.Standardize) and model[0].mean.flatten().tolist() == pytest.approx(STANDARDIZE["mean"])
+    conv = model[1].encoder.conv1.weight
+    assert torch.allclose(conv, weights["conv1.weight"], atol=1e-6)
+    assert not torch.allclose(unet.build("resnet18", (16, 8, 8, 8, 8)).encoder.conv1.weight, conv, atol=1e-3)
+
+
+def test_the_unet_encoder_without_network_or_with_an_unknown_name_fails_naming_what_to_do(tmp_path):
+    from cxrloc.config import ConfigError
+    from cxrloc.weights import unet_hub
+
+    out = tmp_path / "resnet18.imagenet.safetensors"
+    start = time.time()
+    proc = cxrloc("fetch-weights", "--unet-encoder", "resnet18", "--out", str(out), check=False,
+                  env=hub_env("http://127.0.0.1:9"))
+    assert proc.returncode == 1 and time.time() - start < 15 and not out.exists()
+    assert f"cxrloc fetch-weights --unet-encoder resnet18 --encoder-weights imagenet --out {out}" in proc.stderr
+    assert UNET_REPO in proc.stderr
+    with pytest.raises(ConfigError, match=r"unet.encoder_weights: 'imagenet21k' .* valid: imagenet, ssl, swsl"):
+        unet_hub("resnet18", "imagenet21k")
+    with pytest.raises(ConfigError, match=r"unet.encoder 'tu-resnet18' is not one of them"):
+        unet_hub("tu-resnet18", "imagenet")
+
+
 def test_a_pretrained_study_fetches_each_backbone_once_before_training(tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
     cfg["train"]["pretrained"] = True
+    cfg["unet"]["encoder_weights"] = "imagenet"
     cfg["weights"] = {"resnet18": "mine/resnet18.safetensors"}
     cfg.update(backbones=["resnet18", "resnet_tiny"], weights_cache="shared/weights")
     (tmp_path / "mine").mkdir()
@@ -110,3 +184,5 @@ def test_a_pretrained_study_fetches_each_backbone_once_before_training(tmp_path)
     out = snakemake(tmp_path, "--configfile", str(tmp_path / "pre.yaml"), "-n", "-p").stdout
     assert re.search(r"^fetch_weights\s+1$", out, re.M)
     assert "--weights shared/weights/resnet_tiny.safetensors" in out and "--weights mine/resnet18.safetensors" in out
+    assert re.search(r"^fetch_unet_weights\s+1$", out, re.M)
+    assert "--encoder-weights shared/weights/unet/resnet18.imagenet.safetensors" in out

@@ -213,14 +213,14 @@ def test_shortcut_use_is_measured_on_synthetic_sets(study):
 
 def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(objectives=["swap", "ceiling"], seeds=[0, 1], lambdas=[1, 0.5], warmups=[1],
+    cfg.update(objectives=["swap", "ceiling"], seeds=[0], lambdas=[1, 0.5], warmups=[1],
                backbones=["resnet_tiny"], attention={"fill": "zero"})
     (tmp_path / "sc.yaml").write_text(yaml.safe_dump(cfg))
     seed_upstream(study, tmp_path)
     snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"))
     runs = sorted(p.name for p in (tmp_path / OUT / "runs").iterdir())
     objectives = [r.split("_")[-1] for r in runs]
-    assert objectives.count("ceiling") == objectives.count("swap") == objectives.count("ce") == 2 and len(runs) == 6
+    assert objectives.count("ceiling") == objectives.count("swap") == objectives.count("ce") == 1 and len(runs) == 3
     swap = tmp_path / OUT / "runs/resnet_tiny_tiny_ne_la0.5w1_t0.5_s0_swap"
     assert json.loads((swap / "metrics.json").read_text())["run"]["warmup"] == 1
     history = pd.read_csv(swap / "history.csv")
@@ -230,7 +230,7 @@ def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tm
     for column in ("shifted AUC", "shifted acc", "i.i.d. AUC", "i.i.d. acc", "marker flips", "CAM on marker", "CAM in region",
                    "ΔAUC vs CE [95% CI]"):
         assert column in report
-    assert "| swap" in report and "| ceiling" in report
+    assert "| swap" in report and "| ceiling" in report and "nan" not in report  # one seed: no interval, no "nan"
     ceiling = json.loads((tmp_path / OUT / "runs/resnet_tiny_tiny_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
     assert "test_iid" in ceiling and ceiling["run"]["mode"] == "ceiling"
     assert 0 <= ceiling["shortcut"]["cam_energy_marker"] <= 1

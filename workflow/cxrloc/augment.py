@@ -1,5 +1,5 @@
-"""Augmentation for chest films during U-Net training: a small affine move (the mask moves
-with its image), brightness, contrast and gamma, blur and noise. Draws from torch's seeded
+"""Augmentation for chest films during U-Net training: a left-right flip and a small affine
+move (the mask moves with its image), brightness, contrast and gamma, blur and noise. Draws from torch's seeded
 generator, so a run is repeatable."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-GEOMETRY = v2.RandomAffine(degrees=7, translate=(0.06, 0.06), scale=(0.9, 1.1))
+GEOMETRY = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomAffine(degrees=7, translate=(0.06, 0.06), scale=(0.9, 1.1))])
 INTENSITY = v2.Compose([
     v2.ColorJitter(brightness=0.25, contrast=0.25),
     v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 1.5))], p=0.3),

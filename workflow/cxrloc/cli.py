@@ -47,9 +47,12 @@ def _held_out(a, meta) -> set[str]:
 
 
 def _fetch_weights(a) -> None:
-    from .weights import fetch
+    from .weights import fetch, fetch_unet_encoder
 
-    print(f"wrote {fetch(a.backbone, Path(a.out))}")
+    if a.backbone:
+        print(f"wrote {fetch(a.backbone, Path(a.out))}")
+    else:
+        print(f"wrote {fetch_unet_encoder(a.unet_encoder, a.encoder_weights, Path(a.out))}")
 
 
 def _index_imagefolder(a) -> None:
@@ -83,7 +86,8 @@ def _train_unet(a) -> None:
     torch.set_num_threads(a.threads)
     images = Path(a.images)
     report, data, test, pred = train_unet(images, Path(a.masks), C.unet_config(C.load(a.settings)), Path(a.out),
-                                          resolve(a.device), Path(a.labels) if a.labels else None)
+                                          resolve(a.device), Path(a.labels) if a.labels else None,
+                                          Path(a.encoder_weights) if a.encoder_weights else None)
     atomic_write_json(a.report, report)
     if a.figure:
         segmentations(worst_cases(report, data, test, pred, images), Path(a.figure))
@@ -355,6 +359,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="a table with id (the image file's stem) and patient: held-out images are whole "
                                     "patients")
     p.add_argument("--figure", help="the worst held-out segmentations (PNG)")
+    p.add_argument("--encoder-weights", help="the encoder's pretrained weights (a file from fetch-weights --unet-encoder)")
     p.add_argument("--settings", default="{}", help="the unet section")
     p.add_argument("--out", required=True)
     p.add_argument("--report", required=True)
@@ -383,8 +388,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_precache_masks)
 
-    p = sub.add_parser("fetch-weights", help="a backbone's pretrained weights from the Hugging Face hub, once")
-    p.add_argument("--backbone", required=True)
+    p = sub.add_parser("fetch-weights", help="a backbone's or the U-Net encoder's pretrained weights from the Hugging "
+                                             "Face hub, once")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--backbone")
+    which.add_argument("--unet-encoder", help="an smp encoder (unet.encoder), with --encoder-weights")
+    p.add_argument("--encoder-weights", default="imagenet", help="smp's name of the encoder's weights (unet.encoder_weights)")
     p.add_argument("--out", required=True, help="the .safetensors file to write")
     p.set_defaults(func=_fetch_weights)
 

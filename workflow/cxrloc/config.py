@@ -72,6 +72,7 @@ class UNetConfig:
     mask_suffix: str = ""
     augment: bool = True  # small affine, brightness/contrast/gamma, blur and noise (cxrloc.augment)
     postprocess: bool = False  # keep the two largest components and fill holes, in the report as in the masks
+    encoder_weights: str | None = None  # smp's pretrained encoder weights by name (imagenet, …), fetched once
 
 
 def build(cls: type[T], section: dict | None, where: str) -> T:

@@ -11,7 +11,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
 
 from .backbones import label as backbone_label  # noqa: E402
 from .io import atomic_path  # noqa: E402
@@ -52,6 +51,8 @@ def metric_vs_lambda(run_files: list[Path], out: Path, title: str, metric: str =
 
 def roc_curves(run_files: list[Path], out: Path, title: str) -> None:
     """Test ROC curve of every run of a binary task."""
+    from sklearn.metrics import roc_curve  # here: the other figures' jobs (lung masks, U-Net) skip its 2 s import
+
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for f in run_files:
         r = read_result(f)

@@ -60,6 +60,11 @@ def paired(diff: pd.Series) -> tuple[float, float, float, float]:
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half), float(p)
 
 
+def _difference(d: float, lo: float, hi: float) -> str:
+    """``+0.120 [+0.030, +0.210]``; the difference alone where one seed gives no interval."""
+    return f"{d:+.3f}" if np.isnan(lo) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
 def chosen(runs: pd.DataFrame) -> pd.DataFrame:
     """Per objective, the λ and warm-up with the best mean validation AUC (never the test's)."""
     att = runs[~runs["objective"].isin(list(BASELINES))]
@@ -79,7 +84,7 @@ def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
         d, lo, hi, p = paired(part.set_index("seed")["shifted_auc"] - ce)
         out.append({"objective": objective, "λ": lambda_label(lam, warmup), "seeds": len(part),
                     **{label: mean_sd(part[col]) for col, label in COLUMNS.items()},
-                    "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]",
+                    "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else _difference(d, lo, hi),
                     "p": "–" if objective == "ce" or np.isnan(p) else f"{p:.3g}"})
     return pd.DataFrame(out).set_index("objective")
 

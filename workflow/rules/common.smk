@@ -85,6 +85,11 @@ BACKBONES = _checked_backbones()
 PRETRAINED = config.get("train", {}).get("pretrained", False)
 GIVEN_WEIGHTS = {canonical(b): path for b, path in (config.get("weights") or {}).items()}
 WEIGHTS_CACHE = config.get("weights_cache", "data/weights")
+UNET_WEIGHTS = (
+    f"{WEIGHTS_CACHE}/unet/{UNET_CFG['encoder']}.{UNET_CFG['encoder_weights']}.safetensors"
+    if UNET_CFG.get("encoder_weights")
+    else []
+)
 SCHEDULES = [Schedule.parse(lam) for lam in config["lambdas"]]
 WARMUPS = config.get("warmups") or [0]
 THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]

@@ -30,11 +30,30 @@ if not SYNTHETIC and not UNET_CFG.get("images"):
 
 if not UNET_CFG.get("checkpoint"):
 
+    localrules:
+        fetch_unet_weights,
+
+    rule fetch_unet_weights:
+        output:
+            f"{WEIGHTS_CACHE}/unet/{{encoder}}.{{weights}}.safetensors",
+        log:
+            f"{OUT}/logs/fetch_unet_weights/{{encoder}}.{{weights}}.log",
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        shell:
+            "cxrloc fetch-weights --unet-encoder {wildcards.encoder:q} --encoder-weights {wildcards.weights:q}"
+            " --out {output:q} > {log:q} 2>&1"
+
     rule train_unet:
         input:
             images=UNET_IMAGES,
             masks=UNET_MASKS,
             labels=UNET_CFG.get("labels", []),
+            encoder_weights=UNET_WEIGHTS,
         output:
             unet=UNET,
             report=f"{OUT}/unet/report.json",
@@ -56,8 +75,10 @@ if not UNET_CFG.get("checkpoint"):
             settings=settings("unet"),
             device=config["device"],
             labels=lambda w, input: option("--labels", input.labels),
+            encoder_weights=lambda w, input: option("--encoder-weights", input.encoder_weights),
         shell:
-            "cxrloc train-unet --images {input.images:q} --masks {input.masks:q}{params.labels} --settings {params.settings:q}"
+            "cxrloc train-unet --images {input.images:q} --masks {input.masks:q}{params.labels}{params.encoder_weights}"
+            " --settings {params.settings:q}"
             " --device {params.device:q} --threads {threads} --out {output.unet:q} --report {output.report:q}"
             " --figure {output.figure:q} > {log:q} 2>&1"
 
