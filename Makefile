@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/snakemake --report results/synthetic/report.html
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q --durations=10
+	$(VENV)/bin/pytest -q --durations=25
 
 # The workflow under `snakemake --lint` (default, NIH and shortcut configs), snakefmt and ruff.
 lint: $(STAMP)

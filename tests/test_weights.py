@@ -155,17 +155,17 @@ def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub,
     assert not torch.allclose(unet.build("resnet18", (16, 8, 8, 8, 8)).encoder.conv1.weight, conv, atol=1e-3)
 
 
-def test_the_unet_encoder_without_network_or_with_an_unknown_name_fails_naming_what_to_do(tmp_path):
+def test_the_unet_encoder_offline_or_with_an_unknown_name_fails_naming_what_to_do(tmp_path, monkeypatch):
+    """(The probe's behaviour without network is the backbones' test above.)"""
     from cxrloc.config import ConfigError
-    from cxrloc.weights import unet_hub
+    from cxrloc.weights import WeightsUnreachable, fetch_unet_encoder, unet_hub
 
     out = tmp_path / "resnet18.imagenet.safetensors"
-    start = time.time()
-    proc = cxrloc("fetch-weights", "--unet-encoder", "resnet18", "--out", str(out), check=False,
-                  env=hub_env("http://127.0.0.1:9"))
-    assert proc.returncode == 1 and time.time() - start < 15 and not out.exists()
-    assert f"cxrloc fetch-weights --unet-encoder resnet18 --encoder-weights imagenet --out {out}" in proc.stderr
-    assert UNET_REPO in proc.stderr
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    command = f"cxrloc fetch-weights --unet-encoder resnet18 --encoder-weights imagenet --out {out}"
+    with pytest.raises(WeightsUnreachable, match=f"{UNET_REPO} cannot be fetched here.*run `{re.escape(command)}`"):
+        fetch_unet_encoder("resnet18", "imagenet", out)
+    assert not out.exists()
     with pytest.raises(ConfigError, match=r"unet.encoder_weights: 'imagenet21k' .* valid: imagenet, ssl, swsl"):
         unet_hub("resnet18", "imagenet21k")
     with pytest.raises(ConfigError, match=r"unet.encoder 'tu-resnet18' is not one of them"):
