@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--no-augment", dest="augment", action="store_false", help="train on the films as they are")
     ap.add_argument("--no-postprocess", dest="postprocess", action="store_false",
                     help="score the thresholded masks as they are (default: two largest components, holes filled)")
+    ap.add_argument("--encoder-weights", type=Path,
+                    help="start the encoder from pretrained weights (a file of `cxrloc fetch-weights --unet-encoder`)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results")
     a = ap.parse_args()
@@ -42,7 +44,7 @@ def main() -> None:
                      batch_size=a.batch, lr=a.lr, held_out=0.2, augment=a.augment, postprocess=a.postprocess)
     with tempfile.TemporaryDirectory() as tmp:
         report, data, test, pred = train_unet(a.root / "images", a.root / "masks", cfg, Path(tmp) / "unet.pt",
-                                              torch.device("cpu"), a.root / "labels.csv")
+                                              torch.device("cpu"), a.root / "labels.csv", a.encoder_weights)
     atomic_write_json(a.out / "lung_unet.json", report)
     segmentations(worst_cases(report, data, test, pred, a.root / "images"), a.out / "lung_unet_worst.png")
     shown = {k: v for k, v in report.items() if k != "per_image"}

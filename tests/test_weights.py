@@ -143,11 +143,11 @@ def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub,
     with safe_open(str(out), "pt") as f:
         assert {k: json.loads(v) for k, v in f.metadata().items() if k != "source"} == STANDARDIZE
     cfg = UNetConfig(image_size=32, epochs=1, max_images=12, batch_size=4, lr=1e-12, held_out=0.25,
-                     decoder_channels=(16, 8, 8, 8, 8), encoder_weights="imagenet")
+                     decoder_channels=(16, 8, 8, 8, 8))
     raw = study / OUT / "raw"
     report, *_ = unet.train_unet(raw / "images", raw / "lung_masks", cfg, tmp_path / "unet.pt", torch.device("cpu"),
                                  encoder_weights=out)
-    assert report["encoder_weights"] == "imagenet"
+    assert report["encoder_weights"] == f"{UNET_REPO}@{UNET_REVISION}"
     model, _ = unet.load(tmp_path / "unet.pt", torch.device("cpu"))
     assert isinstance(model[0], unet.Standardize) and model[0].mean.flatten().tolist() == pytest.approx(STANDARDIZE["mean"])
     conv = model[1].encoder.conv1.weight

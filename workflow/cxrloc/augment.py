@@ -1,6 +1,6 @@
 """Augmentation for chest films during U-Net training: a left-right flip and a small affine
-move (the mask moves with its image), brightness, contrast and gamma, blur and noise. Draws from torch's seeded
-generator, so a run is repeatable."""
+move (the mask moves with its image), brightness, contrast and gamma, blur and noise. Draws
+from torch's seeded generator, so a run is repeatable."""
 
 from __future__ import annotations
 

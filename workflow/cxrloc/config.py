@@ -72,7 +72,6 @@ class UNetConfig:
     mask_suffix: str = ""
     augment: bool = True  # small affine, brightness/contrast/gamma, blur and noise (cxrloc.augment)
     postprocess: bool = False  # keep the two largest components and fill holes, in the report as in the masks
-    encoder_weights: str | None = None  # smp's pretrained encoder weights by name (imagenet, …), fetched once
 
 
 def build(cls: type[T], section: dict | None, where: str) -> T:
@@ -111,7 +110,7 @@ def attention_config(cfg: dict) -> AttentionConfig:
 
 
 def unet_config(cfg: dict) -> UNetConfig:
-    paths = ("checkpoint", "images", "masks", "labels")  # read by the rules, not the U-Net
+    paths = ("checkpoint", "images", "masks", "labels", "encoder_weights")  # read by the rules, not the U-Net
     section = {k: v for k, v in (cfg.get("unet") or {}).items() if k not in paths}
     return build(UNetConfig, section, "unet")
 

@@ -54,9 +54,9 @@ def build(encoder: str, decoder_channels: tuple[int, ...] = DECODER, standardize
     return model.to(memory_format=torch.channels_last)
 
 
-def pretrained(encoder: str, decoder_channels: tuple[int, ...], weights: Path) -> tuple[torch.nn.Module, dict]:
-    """A U-Net whose encoder starts from a file of ``cxrloc fetch-weights --unet-encoder``,
-    and the standardization recorded in it."""
+def pretrained(encoder: str, decoder_channels: tuple[int, ...], weights: Path) -> tuple[torch.nn.Module, dict, str]:
+    """A U-Net whose encoder starts from a file of ``cxrloc fetch-weights --unet-encoder``, the
+    standardization recorded in that file, and where its weights came from."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -69,7 +69,7 @@ def pretrained(encoder: str, decoder_channels: tuple[int, ...], weights: Path) -
                                f"--unet-encoder {encoder} --encoder-weights NAME --out {weights}`") from None
     model = build(encoder, decoder_channels, standardize)
     model[1].encoder.load_state_dict(load_file(weights))
-    return model, standardize
+    return model, standardize, meta.get("source", str(weights))
 
 
 def _as_input(gray: torch.Tensor) -> torch.Tensor:
@@ -129,8 +129,8 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
     data = read_segset(images, masks, cfg.image_size, labels, cfg.mask_suffix, cfg.max_images)
     train, test = hold_out(data.patients, cfg.held_out, cfg.seed)
     x, y = torch.from_numpy(data.images), torch.from_numpy(data.masks)
-    model, standardize = (pretrained(cfg.encoder, cfg.decoder_channels, encoder_weights) if encoder_weights
-                          else (build(cfg.encoder, cfg.decoder_channels), None))
+    model, standardize, source = (pretrained(cfg.encoder, cfg.decoder_channels, encoder_weights) if encoder_weights
+                                  else (build(cfg.encoder, cfg.decoder_channels), None, None))
     model = model.to(device)
     start = time.time()
     fit(model, x[train], y[train], cfg, device)
@@ -146,7 +146,7 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
               "held_out_patients": len({data.patients[i] for i in test}), "seconds": seconds,
               "encoder": cfg.encoder, "decoder_channels": list(cfg.decoder_channels), "image_size": cfg.image_size,
               "epochs": cfg.epochs, "augment": cfg.augment, "postprocess": cfg.postprocess,
-              "encoder_weights": cfg.encoder_weights}
+              "encoder_weights": source}
     return report, data, test, pred
 
 
@@ -170,11 +170,6 @@ def probabilities(model: torch.nn.Module, gray: torch.Tensor, device: torch.devi
     return torch.cat([(prob(g) + prob(g.flip(-1)).flip(-1)) / 2 for g in gray.split(batch)])
 
 
-def predict(model: torch.nn.Module, gray: torch.Tensor, device: torch.device, batch: int = 32) -> torch.Tensor:
-    """Boolean lung masks at the input's size: sigmoid > 0.5."""
-    return probabilities(model, gray, device, batch) > 0.5
-
-
 def load(path: Path, device: torch.device) -> tuple[torch.nn.Module, int]:
     ckpt = torch.load(path, map_location=device, weights_only=True)
     model = build(ckpt["encoder"], ckpt.get("decoder_channels", DECODER), ckpt.get("standardize")).to(device)
@@ -195,11 +190,10 @@ def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.devic
     for i in tqdm(range(0, n, batch), desc="precache lung masks", unit="batch"):
         gray = torch.tensor(images[i : i + batch])  # a copy: the cache is a read-only memory map
         gray = F.interpolate(gray[:, None].float(), size=(size, size), mode="bilinear", antialias=True)[:, 0]
-        pred = predict(model, gray.round().clamp(0, 255).to(torch.uint8), device, batch)
-        at_cache = F.interpolate(pred[:, None].float(), size=(s, s), mode="nearest")[:, 0].numpy() > 0.5
-        for j, m in enumerate(at_cache):
-            if postprocess:
-                m = keep_two_largest(m)
+        prob = probabilities(model, gray.round().clamp(0, 255).to(torch.uint8), device, batch)
+        at_cache = F.interpolate(prob[:, None], size=(s, s), mode="bilinear")[:, 0].numpy()
+        for j, p in enumerate(at_cache):
+            m = final_mask(p, postprocess)
             boxes[i + j] = lung_box(m)
             flagged[i + j] = [flags(m)[f] for f in FLAGS]
             small = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(mask_size,) * 2, mode="nearest")
