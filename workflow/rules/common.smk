@@ -85,8 +85,9 @@ BACKBONES = _checked_backbones()
 PRETRAINED = config.get("train", {}).get("pretrained", False)
 GIVEN_WEIGHTS = {canonical(b): path for b, path in (config.get("weights") or {}).items()}
 WEIGHTS_CACHE = config.get("weights_cache", "data/weights")
+UNET_WEIGHTS_PATTERN = f"{WEIGHTS_CACHE}/unet/{{encoder}}.{{weights}}.safetensors"
 UNET_WEIGHTS = (
-    f"{WEIGHTS_CACHE}/unet/{UNET_CFG['encoder']}.{UNET_CFG['encoder_weights']}.safetensors"
+    UNET_WEIGHTS_PATTERN.format(encoder=UNET_CFG["encoder"], weights=UNET_CFG["encoder_weights"])
     if UNET_CFG.get("encoder_weights")
     else []
 )

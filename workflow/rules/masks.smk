@@ -35,7 +35,7 @@ if not UNET_CFG.get("checkpoint"):
 
     rule fetch_unet_weights:
         output:
-            f"{WEIGHTS_CACHE}/unet/{{encoder}}.{{weights}}.safetensors",
+            UNET_WEIGHTS_PATTERN,
         log:
             f"{OUT}/logs/fetch_unet_weights/{{encoder}}.{{weights}}.log",
         conda:
