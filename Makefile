@@ -20,11 +20,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q --durations=25
 
-# The workflow under `snakemake --lint` (default, NIH and shortcut configs), snakefmt and ruff.
+# The workflow under `snakemake --lint` (default, NIH and shortcut configs; a config that does not
+# parse fails too), snakefmt and ruff.
 lint: $(STAMP)
 	for c in config/config.yaml config/nih.yaml config/shortcut.yaml; do \
-	  $(VENV)/bin/snakemake --lint -n --configfile $$c > .lint.log 2>&1; \
-	  if grep -q '^Lints for' .lint.log; then cat .lint.log; rm -f .lint.log; exit 1; fi; \
+	  if ! $(VENV)/bin/snakemake --lint -n --configfile $$c > .lint.log 2>&1 || grep -q '^Lints for' .lint.log; then \
+	    cat .lint.log; rm -f .lint.log; exit 1; fi; \
 	done; rm -f .lint.log
 	$(VENV)/bin/snakefmt --check Snakefile workflow
 	$(VENV)/bin/ruff check workflow tests bench

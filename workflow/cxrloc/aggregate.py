@@ -13,6 +13,7 @@ from .io import atomic_write_text
 from .lungcache import LungCache
 from .objectives import BASELINES
 from .schedule import label as lambda_label
+from .tasks import is_binary
 
 
 def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
@@ -45,7 +46,7 @@ def _shortcut_report(part: pd.DataFrame, dataset: str, thresh, out: Path, cache:
 def _task_tables(part: pd.DataFrame, dataset: str, thresh, out: Path, suffix: str = "") -> list[str]:
     name, task = part["task"].iloc[0], _title(part)
     tag = f"{dataset}_{name}_t{thresh:g}{suffix}"
-    made = _write(tables.lambda_table(tables.cells(part), len(part["classes"].iloc[0]) == 2), out, f"{tag}_lambda",
+    made = _write(tables.lambda_table(tables.cells(part), is_binary(part["classes"].iloc[0])), out, f"{tag}_lambda",
                   f"{dataset} {task}: test metrics per λ (threshold {thresh:g})")
     if "1" in set(part["lambda"]) and len(set(part["lambda"])) > 1:
         made += _write(tables.ce_vs_proposed(part), out, f"{tag}_ce_vs_proposed",
@@ -90,7 +91,7 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
         task_files = [Path(f) for f in shown["source"].unique()]
         classes = part["classes"].iloc[0]
         figures.metric_vs_lambda(task_files, figs / f"{dataset}_{task}_t{thresh:g}_auc_vs_lambda.png", _title(part))
-        if len(classes) == 2:
+        if is_binary(classes):
             figures.roc_curves(task_files, figs / f"{dataset}_{task}_t{thresh:g}_roc.png",
                                f"{classes[1]} vs {classes[0]}")
         rows = _overlay_rows(shown)

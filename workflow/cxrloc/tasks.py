@@ -23,6 +23,11 @@ class TaskError(CxrlocError, ValueError):
     pass
 
 
+def is_binary(classes) -> bool:
+    """Whether a task of these classes is one finding against its control (ROC curves, F1 of the positive)."""
+    return len(classes) == 2
+
+
 @dataclass(frozen=True)
 class Task:
     name: str
@@ -40,7 +45,7 @@ class Task:
 
     @property
     def binary(self) -> bool:
-        return len(self.classes) == 2
+        return is_binary(self.classes)
 
     @property
     def kinds(self) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ import shlex
 import shutil
 
 from cxrloc.backbones import canonical
+from cxrloc.config import unet_config
 from cxrloc.objectives import REGISTRY as OBJECTIVE_REGISTRY
 from cxrloc.resources import train_mem_mb, train_runtime
 from cxrloc.schedule import Schedule
@@ -56,6 +57,7 @@ CACHE = {
 
 # Lung segmentation: a trained U-Net (or a given checkpoint) and what it is trained on.
 UNET_CFG = config.get("unet", {})
+UNET_SETTINGS = unet_config(config)  # the typed settings; UNET_CFG keeps the paths
 UNET = UNET_CFG.get("checkpoint") or f"{OUT}/unet/unet.pt"
 UNET_IMAGES = UNET_CFG.get("images", f"{RAW}/images" if SYNTHETIC else f"{LUNGSET}/images")
 UNET_MASKS = UNET_CFG.get("masks", f"{RAW}/lung_masks" if SYNTHETIC else f"{LUNGSET}/masks")

@@ -111,7 +111,7 @@ rule precache_masks:
         runtime=60,
     params:
         cache=folder("images"),
-        postprocess=" --postprocess" if UNET_CFG.get("postprocess") else "",
+        postprocess=" --postprocess" if UNET_SETTINGS.postprocess else "",
         device=config["device"],
     shell:
         "cxrloc precache-masks --unet {input.unet:q} --cache {params.cache:q} --device {params.device:q}"
