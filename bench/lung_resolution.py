@@ -1,6 +1,7 @@
 """How much lung Dice the U-Net's input size costs by itself: every true mask letterboxed to
 each size and restored to its image's size the way predictions are (bilinear, > 0.5), scored
-against itself. Prints the figures; writes them to --out.
+against itself; and what a boundary one pixel off at that size costs (the letterboxed mask
+eroded or dilated by one pixel before it is restored). Prints the figures; writes them to --out.
 
     python bench/lung_resolution.py
 """
@@ -15,13 +16,18 @@ import numpy as np
 from cxrloc.io import atomic_write_json
 from cxrloc.letterbox import Letterbox
 from PIL import Image
+from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def restored_dice(truth: np.ndarray, size: int) -> float:
+def restored_dice(truth: np.ndarray, size: int, grow: int = 0) -> float:
+    """Dice of the mask letterboxed to ``size``, grown (``grow`` > 0) or shrunk (< 0) by one pixel
+    there, restored to its own size, against itself."""
     box = Letterbox(*truth.shape, size)
     square = box.fit(truth.astype(np.uint8) * 255).astype(np.float32) / 255
+    if grow:
+        square = (ndimage.binary_dilation if grow > 0 else ndimage.binary_erosion)(square > 0.5).astype(np.float32)
     restored = box.restore(square) > 0.5
     return float(2 * (restored & truth).sum() / max(restored.sum() + truth.sum(), 1))
 
@@ -37,7 +43,9 @@ def main() -> None:
     for size in a.sizes:
         dice = np.array([restored_dice(t, size) for t in truths])
         report[size] = {"dice_mean": float(dice.mean()), "dice_p10": float(np.percentile(dice, 10)),
-                        "dice_min": float(dice.min()), "masks": len(dice)}
+                        "dice_min": float(dice.min()), "masks": len(dice),
+                        "one_pixel_in_dice_mean": float(np.mean([restored_dice(t, size, -1) for t in truths])),
+                        "one_pixel_out_dice_mean": float(np.mean([restored_dice(t, size, 1) for t in truths]))}
     atomic_write_json(a.out, report)
     print(json.dumps(report, indent=1))
 

@@ -1,6 +1,8 @@
 """The lung U-Net on real radiographs: trained on the training patients of a real set (by
 default the 218 films of ../shared/data/real-lungs, read in place), scored per image on the
-held-out patients at each image's own size. Prints the figures; writes them to --out.
+held-out patients at each image's own size; the training films are scored the same way, to
+tell a model that does not fit its own films from one that does not generalize. Prints the
+figures; writes them to --out.
 
     python bench/lung_unet.py --threads 2
 """
@@ -12,11 +14,12 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from cxrloc.config import UNetConfig
 from cxrloc.figures import segmentations
 from cxrloc.io import atomic_write_json
-from cxrloc.unet import train_unet, worst_cases
+from cxrloc.unet import load, score_images, train_unet, worst_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +31,9 @@ def main() -> None:
     ap.add_argument("--encoder", default="resnet18")
     ap.add_argument("--decoder", type=int, nargs=5, default=[128, 64, 32, 16, 8], help="decoder channels")
     ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=42)
+    ap.add_argument("--epochs", type=int, default=42, help="epochs at --size")
+    ap.add_argument("--progressive", nargs="*", default=[], metavar="SIZE:EPOCHS",
+                    help="epochs at smaller sizes first (unet.progressive), e.g. 64:30 96:20")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--no-augment", dest="augment", action="store_false", help="train on the films as they are")
@@ -41,10 +46,14 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = UNetConfig(encoder=a.encoder, decoder_channels=tuple(a.decoder), image_size=a.size, epochs=a.epochs,
-                     batch_size=a.batch, lr=a.lr, held_out=0.2, augment=a.augment, postprocess=a.postprocess)
+                     batch_size=a.batch, lr=a.lr, held_out=0.2, augment=a.augment, postprocess=a.postprocess,
+                     progressive=tuple(tuple(map(int, stage.split(":"))) for stage in a.progressive))
     with tempfile.TemporaryDirectory() as tmp:
         report, data, test, pred = train_unet(a.root / "images", a.root / "masks", cfg, Path(tmp) / "unet.pt",
                                               torch.device("cpu"), a.root / "labels.csv", a.encoder_weights)
+        model, _ = load(Path(tmp) / "unet.pt", torch.device("cpu"))
+        fit, _ = score_images(model, data, np.setdiff1d(np.arange(len(data)), test), torch.device("cpu"), a.postprocess)
+    report["training_films"] = {k: v for k, v in fit.items() if k != "per_image"}
     atomic_write_json(a.out / "lung_unet.json", report)
     segmentations(worst_cases(report, data, test, pred, a.root / "images"), a.out / "lung_unet_worst.png")
     shown = {k: v for k, v in report.items() if k != "per_image"}

@@ -97,6 +97,35 @@ def test_postprocessing_keeps_the_two_lungs_and_fills_their_holes():
         assert np.array_equal(final_mask(prob, postprocess=True), ndimage.binary_fill_holes(lungs)), name
 
 
+def test_progressive_resizing_trains_at_each_smaller_size_first():
+    """``unet.progressive: [[32, 2], [48, 1]]`` with 2 epochs at 64 px: the U-Net sees real films
+    at 32, then 48, then 64 px, for each stage's epochs; each stage's masks are the full-size
+    masks shrunk with their films."""
+    from cxrloc.config import UNetConfig
+    from cxrloc.segset import read_segset
+    from cxrloc.unet import build, fit, stages
+
+    data = read_segset(REAL / "images", REAL / "masks", 64, limit=8)
+    x, y = torch.from_numpy(data.images), torch.from_numpy(data.masks)
+    cfg = UNetConfig(image_size=64, epochs=2, batch_size=4, progressive=((32, 2), (48, 1)))
+    for xs, ys, _ in stages(x, y, cfg)[:2]:
+        grown = torch.nn.functional.interpolate(ys[:, None].float(), size=(64, 64), mode="bilinear")[:, 0] > 0.5
+        assert 2 * (grown & y).sum() / (grown.sum() + y.sum()) > 0.9
+        assert xs.dtype == torch.uint8 and abs(xs.float().mean() - x.float().mean()) < 2
+    model, seen = build("resnet18", (16, 8, 8, 8, 8)), []
+    model.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[-1]))
+    fit(model, x, y, cfg, torch.device("cpu"))
+    assert seen == [32] * 4 + [48] * 2 + [64] * 4
+
+
+@pytest.mark.parametrize("stages", [((96, 1),), ((64, 1),), ((48, 1), (32, 1))])
+def test_progressive_sizes_must_rise_below_the_image_size(stages):
+    from cxrloc.config import ConfigError, UNetConfig
+
+    with pytest.raises(ConfigError, match=r"unet.progressive: sizes .* must rise and stay below unet.image_size 64"):
+        UNetConfig(image_size=64, progressive=stages)
+
+
 def test_unet_training_reports_per_image_dice_on_held_out_patients_and_segments_a_folder(tmp_path):
     """Trained in-process (the CLI adds only the printing); segment-lungs through the CLI."""
     from cxrloc.config import UNetConfig

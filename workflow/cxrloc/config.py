@@ -72,6 +72,14 @@ class UNetConfig:
     mask_suffix: str = ""
     augment: bool = True  # small affine, brightness/contrast/gamma, blur and noise (cxrloc.augment)
     postprocess: bool = False  # keep the two largest components and fill holes, in the report as in the masks
+    # progressive resizing: [size, epochs] stages at smaller sizes, trained before `epochs` at image_size
+    progressive: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        sizes = [size for size, _ in self.progressive]
+        if sizes != sorted(set(sizes)) or any(size >= self.image_size for size in sizes):
+            raise ConfigError(f"unet.progressive: sizes {sizes} must rise and stay below unet.image_size "
+                              f"{self.image_size}")
 
 
 def build(cls: type[T], section: dict | None, where: str) -> T:

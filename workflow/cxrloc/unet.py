@@ -92,21 +92,35 @@ def _loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target) + soft_dice
 
 
+def stages(x: torch.Tensor, y: torch.Tensor, cfg: UNetConfig) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+    """The training films and masks at each ``cfg.progressive`` size (shrunk with antialiasing),
+    then at their own, each with its epochs."""
+
+    def shrink(a: torch.Tensor, size: int) -> torch.Tensor:
+        return F.interpolate(a[:, None].float(), size=(size, size), mode="bilinear", antialias=True)[:, 0]
+
+    small = [(shrink(x, s).round().clamp(0, 255).to(torch.uint8), shrink(y, s) > 0.5, e) for s, e in cfg.progressive]
+    return [*small, (x, y, cfg.epochs)]
+
+
 def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: UNetConfig, device: torch.device) -> None:
-    """Adam with a cosine learning rate over every step, on augmented batches (``cfg.augment``)."""
+    """Adam with one cosine learning rate over every step of every stage (``stages``), on
+    augmented batches (``cfg.augment``)."""
     rng = np.random.default_rng(cfg.seed)
     n_batches = max(1, len(x) // cfg.batch_size)
+    plan = stages(x, y, cfg)
     opt = torch.optim.Adam(model.parameters(), cfg.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * n_batches)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, sum(epochs for *_, epochs in plan) * n_batches)
     model.train()
-    for _ in tqdm(range(cfg.epochs), desc="train U-Net", unit="epoch"):
-        for batch in np.array_split(rng.permutation(len(x)), n_batches):
-            images, masks = augment(x[batch], y[batch]) if cfg.augment else (x[batch], y[batch])
-            loss = _loss(model(_as_input(images).to(device)), masks.float().unsqueeze(1).to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            schedule.step()
+    for xs, ys, epochs in plan:
+        for _ in tqdm(range(epochs), desc=f"train U-Net at {xs.shape[-1]} px", unit="epoch"):
+            for batch in np.array_split(rng.permutation(len(xs)), n_batches):
+                images, masks = augment(xs[batch], ys[batch]) if cfg.augment else (xs[batch], ys[batch])
+                loss = _loss(model(_as_input(images).to(device)), masks.float().unsqueeze(1).to(device))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                schedule.step()
 
 
 def scores(pred: list[np.ndarray], truth: list[np.ndarray]) -> dict:
@@ -117,6 +131,17 @@ def scores(pred: list[np.ndarray], truth: list[np.ndarray]) -> dict:
     return {"dice_mean": float(dice.mean()), "dice_median": float(np.median(dice)),
             "dice_p10": float(np.percentile(dice, 10)), "dice_pooled": float(2 * inter.sum() / max(sizes.sum(), 1)),
             "iou_pooled": float(inter.sum() / max(sizes.sum() - inter.sum(), 1)), "per_image": dice.tolist()}
+
+
+def score_images(model: torch.nn.Module, data: Segset, idx: np.ndarray, device: torch.device,
+                 postprocess: bool) -> tuple[dict, list[np.ndarray]]:
+    """``scores`` of the set's images ``idx``, each predicted and restored to its own size (per image
+    by name), and their predicted masks."""
+    prob = probabilities(model, torch.from_numpy(data.images[idx]), device).numpy()
+    pred = [final_mask(data.letterboxes[i].restore(p), postprocess) for i, p in zip(idx, prob)]
+    result = scores(pred, [data.truth[i] for i in idx])
+    result["per_image"] = dict(zip([data.names[i] for i in idx], result["per_image"]))
+    return result, pred
 
 
 def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: torch.device,
@@ -135,17 +160,15 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
     start = time.time()
     fit(model, x[train], y[train], cfg, device)
     seconds = time.time() - start
-    prob = probabilities(model, x[test], device).numpy()
-    pred = [final_mask(data.letterboxes[i].restore(p), cfg.postprocess) for i, p in zip(test, prob)]
-    result = scores(pred, [data.truth[i] for i in test])
-    result["per_image"] = dict(zip([data.names[i] for i in test], result["per_image"]))
+    result, pred = score_images(model, data, test, device, cfg.postprocess)
     save_torch({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size,
                 "decoder_channels": list(cfg.decoder_channels), "standardize": standardize}, out)
     report = {**result, "train_images": len(train), "held_out_images": len(test),
               "train_patients": len({data.patients[i] for i in train}),
               "held_out_patients": len({data.patients[i] for i in test}), "seconds": seconds,
               "encoder": cfg.encoder, "decoder_channels": list(cfg.decoder_channels), "image_size": cfg.image_size,
-              "epochs": cfg.epochs, "augment": cfg.augment, "postprocess": cfg.postprocess,
+              "epochs": cfg.epochs, "progressive": [list(stage) for stage in cfg.progressive], "augment": cfg.augment,
+              "postprocess": cfg.postprocess,
               "encoder_weights": source}
     return report, data, test, pred
 
