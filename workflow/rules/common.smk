@@ -89,7 +89,7 @@ GIVEN_WEIGHTS = {canonical(b): path for b, path in (config.get("weights") or {})
 WEIGHTS_CACHE = config.get("weights_cache", "data/weights")
 UNET_WEIGHTS_PATTERN = f"{WEIGHTS_CACHE}/unet/{{encoder}}.{{weights}}.safetensors"
 UNET_WEIGHTS = (
-    UNET_WEIGHTS_PATTERN.format(encoder=UNET_CFG["encoder"], weights=UNET_CFG["encoder_weights"])
+    UNET_WEIGHTS_PATTERN.format(encoder=UNET_SETTINGS.encoder, weights=UNET_CFG["encoder_weights"])
     if UNET_CFG.get("encoder_weights")
     else []
 )
