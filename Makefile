@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/snakemake --workflow-profile workflow/profiles/default
+	$(VENV)/bin/snakemake
 	$(VENV)/bin/snakemake --report results/synthetic/report.html
 
 test: $(STAMP)

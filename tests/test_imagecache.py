@@ -35,12 +35,34 @@ def test_truncated_png_is_named(pngs, tmp_path):
     assert not (tmp_path / "cache").exists(), "nothing half-written"
 
 
-def test_absent_images_are_counted_and_listed_or_skipped(pngs, tmp_path):
+def test_absent_images_are_counted_and_listed(pngs, tmp_path):
     names = [f"{i}.png" for i in range(6)] + ["gone1.png", "gone2.png"]
-    with pytest.raises(ImageError, match=r"2 image\(s\).*gone1\.png, gone2\.png"):
+    with pytest.raises(ImageError, match=r"2 image\(s\).*gone1\.png, gone2\.png.*skip_missing_images"):
         build_cache(names, pngs, tmp_path / "cache", 16)
-    cache = build_cache(names, pngs, tmp_path / "cache", 16, skip_missing=True)
-    assert len(cache.index) == 6
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("name", ["../outside.png", "/etc/passwd", "a/../../outside.png"])
+def test_an_image_path_leaving_the_image_folder_is_refused(pngs, tmp_path, name):
+    (tmp_path / "outside.png").write_bytes((pngs / "0.png").read_bytes())
+    with pytest.raises(ImageError, match=rf"image path '{name}' leaves the image folder {pngs}"):
+        build_cache(["1.png", name], pngs, tmp_path / "cache", 16)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_killed_cache_build_leaves_no_orphan_after_the_next_one(pngs, tmp_path):
+    """A kill during the build leaves its temporary folder (``.cache.*.part``, gigabytes at NIH scale):
+    the next build of that cache removes it; other folders stay."""
+    import subprocess
+    import sys
+
+    script = (f"import os; from pathlib import Path; import cxrloc.imagecache as c; c.decode = lambda *a: os._exit(9); "
+              f"c.build_cache(['0.png'], Path({str(pngs)!r}), Path({str(tmp_path / 'cache')!r}), 16)")
+    assert subprocess.run([sys.executable, "-c", script]).returncode == 9
+    (tmp_path / ".other.part").mkdir()
+    assert [p.name for p in tmp_path.glob(".cache.*.part")], "the killed build left its temporary folder"
+    build_cache(["0.png"], pngs, tmp_path / "cache", 16)
+    assert not list(tmp_path.glob(".cache.*.part")) and (tmp_path / ".other.part").is_dir()
 
 
 def test_a_16_bit_png_keeps_its_contrast(tmp_path):

@@ -34,6 +34,18 @@ def test_an_optional_test_iid_folder_is_its_own_split(tmp_path):
     assert (table["split"] == "test_iid").sum() == 4
 
 
+@pytest.mark.parametrize(("split", "folder"), [("val", "1Efusion"), ("test", "2Pneumothorax"), ("test_iid", "x")])
+def test_a_folder_that_is_no_class_of_train_is_named(tmp_path, split, folder):
+    """A misspelled copy of a class folder, or a class found only in val/ or test/, would drop its
+    images out of evaluation without a word."""
+    root = make(tmp_path / "set", ("train", "val", "test", "test_iid"))
+    (root / split / folder).mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / split / folder / "lost.png")
+    with pytest.raises(LayoutError, match=rf"set/{split}/{folder}: not one of the class folders of train/ "
+                                          r"\(0NoFinding, 1Effusion\)"):
+        index_imagefolder(root, BUILTIN["ne"])
+
+
 @pytest.mark.parametrize("split", ["train", "val", "test"])
 def test_an_empty_class_folder_is_named(tmp_path, split):
     root = make(tmp_path / "set")

@@ -69,6 +69,40 @@ def test_swap_never_pairs_an_image_with_itself_and_keeps_region_pixels_bit_exact
     assert torch.equal(swapped[~inside], x[invariance.partners(labels)][~inside])
 
 
+@pytest.mark.parametrize("n", [26, 11])
+def test_no_swapped_image_of_an_epoch_equals_its_input_with_a_trailing_batch_of_one(n, monkeypatch):
+    """26 images at batch 5 (and 11): the last batch would hold one image, its own partner, and the
+    swap term would be cross-entropy under another name. Every image of the epoch is trained on
+    once, and every swapped image differs from its input."""
+    torch.manual_seed(0)
+    model, layer = models.create("resnet_tiny", 2)
+    images = (torch.rand(n, SIZE, SIZE) * 255).to(torch.uint8)
+    _, labels, boxes, masks = batch(n + n % 2)
+    data = SplitData([str(i) for i in range(n)], images, labels[:n], boxes[:n], masks[:n], None)
+    seen, swapped = [], []
+    second_pass = invariance.second_pass
+
+    def spy(x, labels, regions, cfg):
+        out = second_pass(x, labels, regions, cfg)
+        swapped.append((x - out).flatten(1).abs().amax(1))
+        return out
+
+    monkeypatch.setattr(invariance, "second_pass", spy)
+    steps = Steps(model, layer, optimizer(model.parameters(), 1e-3, torch.device("cpu"), False),
+                  StepSettings(BUILTIN["ne"], 0.5, 5, AttentionConfig(mode="swap"), False), data, torch.device("cpu"))
+    for idx in steps.epoch_order(torch.randperm(n, generator=torch.Generator().manual_seed(1))):
+        seen += idx.tolist()
+        steps(idx, 0.5)
+    assert sorted(seen) == list(range(n))
+    assert (torch.cat(swapped) > 0).all(), "an image was its own partner"
+
+
+def test_a_batch_size_of_one_is_refused_for_an_objective_that_pairs_images():
+    assert objectives.batch_size_error(["ce", "soft", "actdiff"], 1) is None
+    assert objectives.batch_size_error(["swap"], 2) is None
+    assert "train.batch_size 1: objective swap" in objectives.batch_size_error(["ce", "swap"], 1)
+
+
 def test_target_region_of_a_negative_is_the_positive_class_region():
     x, labels, boxes, masks = batch()
     cfg = AttentionConfig(mode="swap", invariance_region="target")

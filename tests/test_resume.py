@@ -1,5 +1,6 @@
 """A training job stopped by SIGTERM resumes from its checkpoint and ends as an uninterrupted one."""
 
+import shutil
 import signal
 import subprocess
 import time
@@ -33,6 +34,7 @@ def test_sigterm_mid_epoch_then_rerun_matches_an_uninterrupted_run(study, tmp_pa
     done = torch.load(out / "state.pt", weights_only=True)["epoch"]
     assert done < 3
 
+    shutil.copytree(out, tmp_path / "cores")
     resumed = cxrloc("train", *args, "--out", str(out))
     assert f"resuming {out} from epoch {done + 1}" in resumed.stderr + resumed.stdout
     whole, cut = (pd.read_csv(tmp_path / n / "history.csv")[COLS] for n in ("whole", "cut"))
@@ -40,6 +42,12 @@ def test_sigterm_mid_epoch_then_rerun_matches_an_uninterrupted_run(study, tmp_pa
     a = torch.load(tmp_path / "whole/model.pt", weights_only=True)["state_dict"]
     b = torch.load(out / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # A rerun with another --cores (thread count) resumes too: threads only reorder floating-point sums.
+    other = cxrloc("train", *args, "--threads", "2", "--out", str(tmp_path / "cores"))
+    assert f"resuming {tmp_path / 'cores'} from epoch {done + 1}" in other.stderr + other.stdout
+    cores = pd.read_csv(tmp_path / "cores/history.csv")[COLS]
+    pd.testing.assert_frame_equal(whole[: done + 1], cores[: done + 1])
 
 
 def test_corrupt_checkpoint_fails_naming_the_file(study, tmp_path):
@@ -57,8 +65,8 @@ def test_an_unfinished_state_of_other_settings_is_moved_aside(study, tmp_path):
     proc = cxrloc("train", *run_args(study, epochs=2), "--out", str(out))
     log = proc.stderr + proc.stdout
     assert "moved aside to state.0123456789abcdef.pt, training from scratch" in log and "resuming" not in log
-    assert (out / "state.0123456789abcdef.pt").exists()
     assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0, 1]
+    assert sorted(p.name for p in out.iterdir()) == ["history.csv", "model.pt"], "a finished run keeps no state"
 
 
 class Payload:
@@ -73,9 +81,10 @@ class Payload:
 
 def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     """What ``train`` (state.pt) and ``evaluate`` (model.pt) load is read as plain tensors."""
+    from cxrloc.checkpoint import CheckpointError
     from cxrloc.evaluate import load_trained
     from cxrloc.tasks import BUILTIN
-    from cxrloc.train import CheckpointError, RunSpec, _unfinished_state
+    from cxrloc.train import RunSpec, _unfinished_state
 
     marker = tmp_path / "pwned"
     torch.save({"fingerprint": "x", "state_dict": {}, "payload": Payload(marker)}, tmp_path / "crafted.pt")
@@ -88,7 +97,7 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     assert marker.exists(), "the payload does run where pickles are trusted: the test's file is a real exploit"
 
 
-def test_the_fingerprint_covers_settings_inputs_and_device():
+def test_the_fingerprint_covers_settings_inputs_and_device_but_not_threads():
     import dataclasses
 
     from cxrloc.tasks import BUILTIN
@@ -102,3 +111,5 @@ def test_the_fingerprint_covers_settings_inputs_and_device():
         assert spec.fingerprint({**inputs, key: "other"}) != base, key
     cuda = dataclasses.replace(spec, train=dataclasses.replace(spec.train, device="cuda"))
     assert cuda.fingerprint(inputs) != base
+    threads = dataclasses.replace(spec, train=dataclasses.replace(spec.train, threads=8))
+    assert threads.fingerprint(inputs) == base, "the thread count (--cores) does not change the result"

@@ -28,7 +28,7 @@ def slurm_run(study, tmp_path_factory):
     cfg["resources"] = {"cpus_per_gpu": 1, "train_mem_mb": 1500, "train_runtime": 10}
     (work / "slurm.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(work, f"{OUT}/runs/{RUN}/metrics.json", "--configfile", str(work / "slurm.yaml"),
-                     "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
+                     "--workflow-profile", str(ROOT / "profiles/slurm"),
                      "--default-resources", "slurm_partition=debug", "mem_mb=1000", "runtime=10",
                      # a GPU asked for by hand, as the fake one lets a CPU job hold it (device stays cpu)
                      "--set-resources", "train:gpu=1", "train:cpus_per_gpu=1",

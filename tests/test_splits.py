@@ -155,6 +155,16 @@ def test_a_csv_column_missing_names_the_file_and_the_key(nih_as_csv):
         read_metadata(nih_as_csv, {"image": "path", "patient": "subject"})
 
 
+@pytest.mark.parametrize("path", ["../outside.png", "/etc/passwd", "films/../../outside.png"])
+def test_an_image_path_leaving_the_root_is_refused_naming_its_row(nih_as_csv, tmp_path, path):
+    table = pd.read_csv(nih_as_csv, nrows=50)
+    table.loc[17, "path"] = path
+    table.to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(MetadataError, match=rf"labels\.csv: row 19 of the file: image path '{path}' leaves the image "
+                                            r"folder .*relative to source\.root"):
+        read_metadata(tmp_path / "labels.csv", {"image": "path", "labels": "finding", "patient": "subject"}, ";")
+
+
 def test_a_declared_task_takes_its_controls_from_its_own_label_0(nih_metadata):
     """Label 0 of a declared task need not be No Finding: controls are images labelled with it
     alone, of patients who never carry a positive class; splits stay patient-disjoint."""

@@ -97,3 +97,10 @@ def test_paper_vs_ours_sets_each_cell_beside_the_papers():
     table = tables.paper_vs_ours(ours, reference, "nih", "ne")
     assert table.loc[("PVT", "Acc / Rec"), "λ = Adapt"] == "0.500 / 0.855"
     assert table.loc[("ResNet50", "AUC"), "λ = 1"].startswith("0.500 / 0.")
+
+
+def test_markdown_cells_are_printed_as_written():
+    """tabulate would print a column of numbers in its own format (0.4 and 1 beside 0.400)."""
+    table = pd.DataFrame({"λ = 1": ["0.400", "1.000"], "λ = 0.5": ["0.820", "–"]}, index=pd.Index(["a", "b"], name="m"))
+    md = tables.to_markdown(table, "t")
+    assert "| 0.400 " in md and "| 1.000 " in md and "| 0.820 " in md

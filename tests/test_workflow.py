@@ -110,12 +110,13 @@ def test_lambda_out_of_range_fails_before_any_job(tmp_path):
 
 @pytest.mark.parametrize("key, value, expected", [
     ("backbones", ["resnet18", "densnet121"], ["config key 'backbones'", "did you mean densenet121"]),
+    ("train", {"batch_size": 1, "epochs": 1}, ["config key train.batch_size 1: objective swap"]),
     ("tasks", ["ne", {"name": "fa", "classes": ["Normal", "Fluid"], "regions": {"Fluid": "uper"}}],
      ["config key tasks[1].regions: {'Fluid': 'uper'}; valid: none, lower, upper"]),
 ])
-def test_a_misspelled_name_fails_before_any_job_naming_the_key(tmp_path, key, value, expected):
+def test_a_misspelled_name_or_a_bad_value_fails_before_any_job_naming_the_key(tmp_path, key, value, expected):
     bad = yaml.safe_load(TINY.read_text())
-    bad[key] = value
+    bad.update({key: value, "objectives": ["swap"]})
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     proc = snakemake(tmp_path, "--configfile", str(tmp_path / "bad.yaml"), check=False)
     out = proc.stdout + proc.stderr
@@ -139,16 +140,38 @@ def test_a_csv_source_a_declared_task_and_a_timm_backbone_outside_the_registry_b
     assert """--columns '{"image": "file", "labels": "finding", "patient": "subject", "split": null}'""" in out
 
 
-def test_missing_key_fails_naming_it(tmp_path):
+def test_missing_key_fails_naming_it_in_a_few_lines(tmp_path):
     bad = yaml.safe_load(TINY.read_text())
     del bad["tasks"]
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     proc = snakemake(tmp_path, "--configfile", str(tmp_path / "bad.yaml"), check=False)
-    assert proc.returncode != 0 and "'tasks' is a required property" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config: 'tasks' is a required property" in out
+    assert len(out.splitlines()) < 10, out  # not the whole schema
+
+
+def test_a_failed_jobs_cause_reaches_the_console_of_plain_snakemake(study, tmp_path):
+    """``unet.checkpoint`` is a crafted file: precache_masks fails, and plain ``snakemake`` (the
+    README's command: the default profile is picked up by itself) prints the job's one-line cause."""
+    import torch
+
+    from .test_resume import Payload
+
+    seed_upstream(study, tmp_path, ("raw", "splits", "cache"))
+    torch.save({"payload": Payload(tmp_path / "pwned")}, tmp_path / "crafted.pt")
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["unet"] = {"checkpoint": str(tmp_path / "crafted.pt")}
+    (tmp_path / "crafted.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, f"{OUT}/masks/lungs.npz", "--configfile", str(tmp_path / "crafted.yaml"), check=False)
+    assert proc.returncode != 0
+    assert f"cxrloc precache-masks: error: corrupt or foreign lung U-Net checkpoint {tmp_path / 'crafted.pt'}" in (
+        proc.stdout + proc.stderr)
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / OUT / "masks/lungs.npz").exists()
 
 
 def test_nih_dry_run_builds_the_full_grid_offline(tmp_path):
-    out = snakemake(tmp_path, "--configfile", str(ROOT / "config/nih.yaml"), "-n").stdout
+    out = snakemake(tmp_path, "--configfile", str(ROOT / "config/nih.yaml"), "-n", "-p").stdout
+    assert "--sha256 54601e952315d8f67383e9202a6e145997ade429f54f7e0af44b4e158714f424" in out, "Montgomery is verified"
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
     assert int(counts["train"]) >= 45 and int(counts["evaluate"]) >= 45
     assert int(counts["download_archive"]) == 12
@@ -212,12 +235,21 @@ def test_shortcut_use_is_measured_on_synthetic_sets(study):
 
 
 def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tmp_path):
+    """Also: a training image absent from disk, with ``source.skip_missing_images``, leaves the split
+    table (listed beside it) and the study trains and evaluates without it."""
     cfg = yaml.safe_load(TINY.read_text())
     cfg.update(objectives=["swap", "ceiling"], seeds=[0], lambdas=[1, 0.5], warmups=[1],
                backbones=["resnet_tiny"], attention={"fill": "zero"})
+    cfg["source"]["skip_missing_images"] = True
     (tmp_path / "sc.yaml").write_text(yaml.safe_dump(cfg))
-    seed_upstream(study, tmp_path)
+    seed_upstream(study, tmp_path, ("raw", "unet"))
+    splits = pd.read_csv(study / OUT / "splits/ne.csv")
+    gone = splits.loc[splits["split"] == "train", "image"].iloc[3]
+    (tmp_path / OUT / "raw/images" / gone).unlink()
     snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"))
+    assert pd.read_csv(tmp_path / OUT / "splits/ne.missing.csv")["image"].tolist() == [gone]
+    assert gone not in set(pd.read_csv(tmp_path / OUT / "splits/ne.csv")["image"])
+    assert "left out 1 image(s) absent" in (tmp_path / OUT / "logs/prepare_splits/ne.log").read_text()
     runs = sorted(p.name for p in (tmp_path / OUT / "runs").iterdir())
     objectives = [r.split("_")[-1] for r in runs]
     assert objectives.count("ceiling") == objectives.count("swap") == objectives.count("ce") == 1 and len(runs) == 3

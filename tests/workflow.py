@@ -18,10 +18,11 @@ OUT = "results/tiny"
 UPSTREAM = ("raw", "cache", "splits", "unet", "masks")
 
 
-def seed_upstream(study: Path, work: Path) -> None:
-    """Copy the tiny study's data, image cache, splits, U-Net and lung masks into ``work``
-    (modification times kept), so that Snakemake there only trains, evaluates and aggregates."""
-    for name in UPSTREAM:
+def seed_upstream(study: Path, work: Path, names: tuple[str, ...] = UPSTREAM) -> None:
+    """Copy the tiny study's data, image cache, splits, U-Net and lung masks (or the ``names``
+    among them) into ``work`` (modification times kept), so that Snakemake there only runs what
+    follows them."""
+    for name in names:
         shutil.copytree(study / OUT / name, work / OUT / name)
 
 

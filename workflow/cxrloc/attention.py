@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .cam import cams_for
-from .config import AttentionConfig
+from .config import AttentionConfig, ConfigError
 from .objectives import MAP_TERMS
 
 CAM_MODES = ("soft", "published", "energy", "outside")
@@ -60,13 +60,13 @@ def attention_term(cam: torch.Tensor, region: torch.Tensor, thresh: float, cfg: 
     if cfg.mode in ("signed", "rrr"):
         mass = cam.abs()
         return (mass * outside).sum(dim=(1, 2)) / (mass.sum(dim=(1, 2)) + EPS) * has
-    raise ValueError(f"attention.mode {cfg.mode!r} is no map term; map terms: {', '.join(MAP_TERMS)}")
+    raise ConfigError(f"attention.mode {cfg.mode!r} is no map term; map terms: {', '.join(MAP_TERMS)}")
 
 
 def signed_map(logits: torch.Tensor, activations: torch.Tensor, size) -> torch.Tensor:
     """Un-ReLU'd, unnormalized Grad-CAM of z₁ − z₀, differentiable, upsampled to ``size``."""
     if logits.shape[1] != 2:
-        raise ValueError("attention.mode 'signed' is defined for binary tasks")
+        raise ConfigError("attention.mode 'signed' is defined for binary tasks")
     (grads,) = torch.autograd.grad((logits[:, 1] - logits[:, 0]).sum(), activations, create_graph=True)
     m = (grads.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1, keepdim=True)
     return F.interpolate(m, size=size, mode="bilinear", align_corners=False).squeeze(1)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from .errors import UnknownName
+
 
 @dataclass(frozen=True)
 class Backbone:
@@ -46,9 +48,10 @@ def canonical(name: str) -> str:
         return name
     import timm
 
-    close = difflib.get_close_matches(name, [*REGISTRY, *ALIASES, *timm.list_models()], n=3, cutoff=0.6)
+    known = dict.fromkeys([*REGISTRY, *ALIASES, *timm.list_models()])  # a registry name is a timm name too: once
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise KeyError(f"unknown backbone {name!r}; {hint}valid: the registry ({', '.join(sorted(REGISTRY))}), "
+    raise UnknownName(f"unknown backbone {name!r}; {hint}valid: the registry ({', '.join(sorted(REGISTRY))}), "
                    f"its aliases ({', '.join(sorted(ALIASES))}) or any timm model name (timm.list_models())")
 
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import ConfigError
+
 EPS = 1e-7
 
 
@@ -49,7 +51,7 @@ def _minmax(maps: torch.Tensor) -> torch.Tensor:
 def cam_from(activations: torch.Tensor, gradients: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """``(B, H, W)`` maps in [0, 1] from a layer's activations and their gradients."""
     if activations.ndim != 4:
-        raise ValueError(f"Grad-CAM needs the layer's output as a (B, C, H, W) map, got shape {tuple(activations.shape)} "
+        raise ConfigError(f"Grad-CAM needs the layer's output as a (B, C, H, W) map, got shape {tuple(activations.shape)} "
                          "(a token sequence?): set train.cam_layer to a convolutional or spatial stage")
     weights = gradients.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * activations).sum(dim=1))

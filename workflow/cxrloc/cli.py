@@ -23,12 +23,27 @@ def _prepare_splits(a) -> None:
     from .splits import SplitConfig, given_splits, prepare_splits, report, write_splits
 
     meta = read_metadata(a.metadata, json.loads(a.columns) if a.columns else None, a.label_separator)
+    if a.skip_missing:
+        meta = _present(meta, Path(a.skip_missing), Path(a.out).with_suffix(".missing.csv"))
     if "split" in meta:
         splits = given_splits(meta, a.task, a.metadata)
     else:
         splits = prepare_splits(meta, SplitConfig(a.task, a.seed), read_list(a.test_list), _held_out(a, meta))
     write_splits(splits, a.out, a.task)
     print(report(splits))
+
+
+def _present(meta, images: Path, listing: Path):
+    """The metadata rows whose image is in ``images``; the others are listed in ``listing``."""
+    from .io import atomic_path
+    from .metadata import split_present
+
+    present, absent = split_present(meta, images)
+    with atomic_path(listing) as tmp:
+        absent.assign(labels=absent["labels"].str.join("|")).to_csv(tmp, index=False)
+    print(f"left out {len(absent)} image(s) absent from {images} (listed in {listing}): "
+          f"{', '.join(absent['image'].head(10))}{' …' if len(absent) > 10 else ''}")
+    return present
 
 
 def _held_out(a, meta) -> set[str]:
@@ -70,8 +85,7 @@ def _cache_images(a) -> None:
     from .imagecache import build_cache
 
     names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in a.splits + a.extra])["image"].tolist()
-    cache = build_cache(names, Path(a.images), Path(a.out), a.size, a.threads,
-                        Path(a.lesions) if a.lesions else None, a.skip_missing)
+    cache = build_cache(names, Path(a.images), Path(a.out), a.size, a.threads, Path(a.lesions) if a.lesions else None)
     print(f"cached {len(cache.index)} images at {a.size} px in {a.out}")
 
 
@@ -162,8 +176,11 @@ def _spec(a):
         if objectives.get(a.objective).baseline and lam != 1:
             raise C.ConfigError(f"--objective {a.objective} is cross-entropy only: it needs --lamda 1, not {a.lamda}")
         attention = dataclasses.replace(attention, mode=a.objective)
-    return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed,
-                   dataclasses.replace(train_cfg, **overrides), attention)
+    train_cfg = dataclasses.replace(train_cfg, **overrides)
+    error = objectives.batch_size_error([attention.mode], train_cfg.batch_size)
+    if error:
+        raise C.ConfigError(f"{error} (--batch or the settings' train.batch_size)")
+    return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed, train_cfg, attention)
 
 
 def _splits_data(a, names):
@@ -334,6 +351,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-list", help="images whose patients form the test pool (NIH's test_list.txt format)")
     p.add_argument("--bboxes", help="NIH's BBox_List_2017.csv: write <out>.localization.csv, keep its patients out of train/val")
+    p.add_argument("--skip-missing", metavar="IMAGES", help="leave out the rows whose image is absent from this folder, "
+                                                            "listed in <out>.missing.csv")
     p.set_defaults(func=_prepare_splits)
 
     p = sub.add_parser("index-imagefolder", help="the split table of a train|val|test/<class>/ folder")
@@ -350,7 +369,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--lesions", help="folder of true lesion masks with the images' names")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--skip-missing", action="store_true", help="leave out images absent on disk")
     p.set_defaults(func=_cache_images)
 
     p = sub.add_parser("train-unet", help="train the lung U-Net")
@@ -429,6 +447,8 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except CxrlocError as e:
         sys.exit(f"cxrloc {args.command}: error: {e}")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:  # an input path
+        sys.exit(f"cxrloc {args.command}: error: {e.filename}: {e.strerror}")
 
 
 if __name__ == "__main__":

@@ -82,9 +82,21 @@ class UNetConfig:
                               f"{self.image_size}")
 
 
+def schema_error(cfg: dict, schema: Path) -> str | None:
+    """The config's most telling violation of the JSON schema as one line naming its key, or None
+    (Snakemake's own message prints the whole schema)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(yaml.safe_load(Path(schema).read_text()))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(cfg))
+    if error is None:
+        return None
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    return f"config key {key}: {error.message}" if key else f"config: {error.message}"
+
+
 def build(cls: type[T], section: dict | None, where: str) -> T:
     """``cls(**section)``; an unknown key is an error that names it and its section."""
-    section = section or {}
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(section) - names)
     if unknown:
@@ -92,38 +104,62 @@ def build(cls: type[T], section: dict | None, where: str) -> T:
     return cls(**section)
 
 
-def load(text_or_path: str) -> dict:
-    """A config given inline (JSON or YAML) or as a file path."""
+def load(text_or_path: str, where: str = "--settings") -> dict:
+    """A config given inline (JSON or YAML) or as a file path; anything but a mapping is an error
+    naming ``where`` (and the file)."""
     path = Path(text_or_path)
-    if path.suffix in {".yaml", ".yml", ".json"} and path.exists():
-        return yaml.safe_load(path.read_text()) or {}
-    return yaml.safe_load(text_or_path) or {}
+    is_file = path.suffix in {".yaml", ".yml", ".json"}
+    if is_file and not path.is_file():
+        raise ConfigError(f"{where}: {path} not found")
+    source = f"{where} {path}" if is_file else where
+    try:
+        value = yaml.safe_load(path.read_text() if is_file else text_or_path)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not YAML or JSON ({' '.join(str(e).split())})") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: a mapping of config sections (train:, attention:, ...) expected, "
+                          f"got a {type(value).__name__}")
+    return value
+
+
+def section(cfg: dict, name: str) -> dict:
+    """A copy of the config's section ``name`` (dotted for a nested one); absent or empty: {}; not
+    a mapping: an error naming it."""
+    value = cfg
+    for key in name.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    value = value or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}: a mapping of keys expected, got {value!r}")
+    return dict(value)
 
 
 def train_config(cfg: dict) -> TrainConfig:
     """The train section, with the top-level ``device`` (the one key that says where work runs)
     and ``weights``."""
-    section = dict(cfg.get("train") or {})
-    if "device" in section:
+    train = section(cfg, "train")
+    if "device" in train:
         raise ConfigError("train.device: set the top-level key device instead (it decides both where a job "
                           "runs and whether the cluster gives it a GPU)")
-    section["device"] = cfg.get("device", "cpu")
+    train["device"] = cfg.get("device", "cpu")
     if "weights" in cfg:
-        section["weights"] = cfg["weights"] or {}
-    return build(TrainConfig, section, "train")
+        train["weights"] = cfg["weights"] or {}
+    return build(TrainConfig, train, "train")
 
 
 def attention_config(cfg: dict) -> AttentionConfig:
-    return build(AttentionConfig, cfg.get("attention"), "attention")
+    return build(AttentionConfig, section(cfg, "attention"), "attention")
 
 
 def unet_config(cfg: dict) -> UNetConfig:
     paths = ("checkpoint", "images", "masks", "labels", "encoder_weights")  # read by the rules, not the U-Net
-    section = {k: v for k, v in (cfg.get("unet") or {}).items() if k not in paths}
-    return build(UNetConfig, section, "unet")
+    unet = {k: v for k, v in section(cfg, "unet").items() if k not in paths}
+    return build(UNetConfig, unet, "unet")
 
 
 def synthetic_config(cfg: dict):
     from .synthetic import SyntheticConfig
 
-    return build(SyntheticConfig, (cfg.get("source") or {}).get("synthetic"), "source.synthetic")
+    return build(SyntheticConfig, section(cfg, "source.synthetic"), "source.synthetic")

@@ -13,11 +13,17 @@ from pathlib import Path
 
 import torch
 
+from .errors import CxrlocError
+
+
+class DeviceError(CxrlocError, RuntimeError):
+    pass
+
 
 def resolve(name: str) -> torch.device:
     """``cpu``, ``cuda`` or ``cuda:N``; CUDA that is not there is an error, not a fallback."""
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(
+        raise DeviceError(
             f"device {name!r} was asked for but CUDA is not available here; "
             "set device: cpu in the config to run on the CPU (slow for the full study)"
         )

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from .cam import grad_cam
+from .checkpoint import CheckpointError, load_checkpoint
 from .data import SplitData, mask_lungs, normalize
 from .device import resolve
 from .imagecache import ImageCache
@@ -24,7 +25,7 @@ from .objectives import get
 from .regions import kinds_for, target_regions
 from .results import SCHEMA_VERSION
 from .tasks import Task
-from .train import CheckpointError, RunSpec, build_model, load_checkpoint, predict_proba
+from .train import RunSpec, build_model, predict_proba
 
 
 def load_trained(path: Path, spec: RunSpec, device):
@@ -32,7 +33,11 @@ def load_trained(path: Path, spec: RunSpec, device):
     if "state_dict" not in ckpt:
         raise CheckpointError(f"{path} holds no trained weights (no state_dict); rerun its train job")
     model, layer = build_model(spec, device, pretrained=False)  # the trained weights replace them all
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path} holds the weights of another model than {spec.backbone} for task "
+                              f"{spec.task.name}: {str(e).splitlines()[0]}; rerun its train job") from None
     return model.eval(), layer, ckpt
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from .errors import CxrlocError
-from .io import allocate, atomic_dir, folder_digest, write_sums
+from .io import CacheError, allocate, atomic_dir, folder_digest, load_array, write_sums
 
 
 class ImageError(CxrlocError, ValueError):
@@ -66,20 +67,29 @@ def load_gray(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> np.n
     return decode(path, size, resample)[0]
 
 
+def leaves_root(name: str) -> bool:
+    """Whether an image path, relative to its root folder, points outside it: an absolute path,
+    or one that climbs out with ``..``."""
+    return os.path.isabs(name) or os.path.normpath(name).split(os.sep)[0] == os.pardir
+
+
 def find_missing(images: list[str], folder: Path) -> list[str]:
     return [name for name in images if not (folder / name).exists()]
 
 
-def check_present(images: list[str], folder: Path, skip_missing: bool) -> list[str]:
-    """The images to cache; absent ones fail with a count and a list unless skipped."""
+def check_present(images: list[str], folder: Path) -> None:
+    """Every image lies inside ``folder`` and is there; absent ones fail with a count and a list."""
+    outside = [name for name in images if leaves_root(name)]
+    if outside:
+        raise ImageError(f"image path {outside[0]!r} leaves the image folder {folder}: image paths are relative to it")
     missing = find_missing(images, folder)
-    if missing and not skip_missing:
+    if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         raise ImageError(
             f"{len(missing)} image(s) listed in the splits are absent from {folder}: {shown} "
-            "(set source.skip_missing_images: true in the config, or --skip-missing, to leave them out)"
+            "(set source.skip_missing_images: true in the config, or prepare-splits --skip-missing, to leave them "
+            "out of the splits)"
         )
-    return [name for name in images if name not in set(missing)]
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,12 @@ class ImageCache:
     optional ``lesions.npy``; ``SHA256SUMS`` of them all."""
 
     folder: Path
+
+    def __post_init__(self) -> None:
+        missing = [n for n in ("images.npy", "index.csv") if not (Path(self.folder) / n).is_file()]
+        if missing:
+            raise CacheError(f"{self.folder} is no image cache (no {', '.join(missing)}): give the folder that "
+                             "cache-images wrote")
 
     @property
     def index(self) -> pd.Series:
@@ -100,11 +116,11 @@ class ImageCache:
         return pd.read_csv(self.folder / "index.csv", index_col="image")[["width", "height"]]
 
     def images(self) -> np.ndarray:
-        return np.load(self.folder / "images.npy", mmap_mode="r")
+        return load_array(self.folder / "images.npy", mmap=True)
 
     def lesions(self) -> np.ndarray | None:
         path = self.folder / "lesions.npy"
-        return np.load(path, mmap_mode="r") if path.exists() else None
+        return load_array(path, mmap=True) if path.exists() else None
 
     @property
     def digest(self) -> str:
@@ -133,11 +149,10 @@ def _reserved_memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def build_cache(
-    images: list[str], image_dir: Path, out: Path, size: int, threads: int = 1,
-    lesion_dir: Path | None = None, skip_missing: bool = False,
-) -> ImageCache:
-    names = sorted(set(check_present(images, image_dir, skip_missing)))
+def build_cache(images: list[str], image_dir: Path, out: Path, size: int, threads: int = 1,
+                lesion_dir: Path | None = None) -> ImageCache:
+    check_present(images, image_dir)
+    names = sorted(set(images))
     with atomic_dir(out) as tmp:
         arr = _reserved_memmap(tmp / "images.npy", (len(names), size, size))
         sizes = _fill(arr, names, image_dir, size, Image.Resampling.BILINEAR, threads, "cache images")

@@ -2,7 +2,8 @@
 
 ``test_iid/`` (a test set from the training distribution) is optional. Class order is the
 sorted folder names, as in the original (``0NoFinding``, ``1Effusion``, …); every split
-folder holds the same class folders, none of them empty. Such sets carry no patient ids,
+folder holds the same class folders, none of them empty, and no other folder (a misspelled
+copy would silently drop its images). Such sets carry no patient ids,
 so each image counts as its own patient.
 """
 
@@ -47,6 +48,10 @@ def index_imagefolder(root: Path, task: Task) -> pd.DataFrame:
     folders, names = _class_folders(root, task), task.classes
     rows = []
     for split in REQUIRED + tuple(s for s in OPTIONAL if (root / s).is_dir()):
+        strangers = sorted(p for p in (root / split).iterdir() if p.is_dir() and p.name not in folders)
+        if strangers:
+            raise LayoutError(f"{strangers[0]}: not one of the class folders of train/ ({', '.join(folders)}); its "
+                              f"images would be left out: rename it to its class or move it out of {root}")
         for label, folder in enumerate(folders):
             images = _images(root / split / folder) if (root / split / folder).is_dir() else []
             if not images:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .attention import LossParts
-from .config import AttentionConfig
+from .config import AttentionConfig, ConfigError
 from .regions import target_regions, upsampled
 
 EPS = 1e-6
@@ -43,7 +43,7 @@ def fill(x: torch.Tensor, how: str, black: float = BLACK) -> torch.Tensor:
         gray = x.shape[1] > 1 and x.stride(1) == 0  # one channel repeated (normalize's view): blur it once
         blurred = F.avg_pool2d(x[:, :1] if gray else x, k, stride=1, padding=k // 2, count_include_pad=False)
         return blurred.expand_as(x)
-    raise ValueError(f"attention.fill {how!r}; valid: zero, mean, blur")
+    raise ConfigError(f"attention.fill {how!r}; valid: zero, mean, blur")
 
 
 def keep_region(x: torch.Tensor, region: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
@@ -65,7 +65,7 @@ def invariance_regions(cfg: AttentionConfig, labels: torch.Tensor, kinds: torch.
     if cfg.invariance_region == "lungs":
         return upsampled(lung_masks, size)
     if cfg.invariance_region != "target":
-        raise ValueError(f"attention.invariance_region {cfg.invariance_region!r}; valid: target, lungs")
+        raise ConfigError(f"attention.invariance_region {cfg.invariance_region!r}; valid: target, lungs")
     own = target_regions(cfg.region, boxes, kinds[labels], size, lung_masks)
     union = torch.zeros_like(own)
     for kind in kinds[1:]:
@@ -79,7 +79,7 @@ def second_pass(x: torch.Tensor, labels: torch.Tensor, regions: torch.Tensor, cf
         return keep_region(x, regions, fill(x, cfg.fill))
     if cfg.mode == "swap":
         return keep_region(x, regions, x[partners(labels)])
-    raise ValueError(f"attention.mode {cfg.mode!r} has no second pass")
+    raise ConfigError(f"attention.mode {cfg.mode!r} has no second pass")
 
 
 def relative_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

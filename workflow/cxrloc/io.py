@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -39,14 +40,26 @@ def _umask() -> int:
 UMASK = _umask()
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove what a killed writer of ``path`` left (its ``.<name>.*.part`` siblings): only one job
+    writes an output at a time, so any such temporary is an orphan."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` only on success.
 
     An ``OSError`` inside the block (a full disk, say) becomes a ``WriteError`` naming ``path``.
+    Temporaries of an earlier, killed writer of ``path`` are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -64,9 +77,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling folder; it replaces ``path`` only on success."""
+    """Yield a temporary sibling folder; it replaces ``path`` only on success. Temporaries of an
+    earlier, killed writer of ``path`` are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         yield tmp
@@ -132,6 +147,44 @@ def folder_digest(folder: Path) -> str:
     if not sums.exists():
         raise CxrlocError(f"{sums} is missing: {folder} was written by an older cxrloc or by hand; rebuild it")
     return hashlib.sha256(sums.read_bytes()).hexdigest()
+
+
+class CacheError(CxrlocError, ValueError):
+    """A cache file that cannot be read as cxrloc wrote it (corrupt, foreign, or of pickled objects)."""
+
+
+def load_array(path: str | os.PathLike, mmap: bool = False):
+    """A ``.npy`` array of numbers (memory-mapped read-only where asked); anything else is an error
+    naming the file."""
+    import numpy as np
+
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise CacheError(f"corrupt or foreign cache file {path}: {str(e).splitlines()[0]}; delete it and rerun the "
+                         "rule that writes it") from None
+    if not isinstance(array, np.ndarray) or array.dtype.hasobject:
+        raise CacheError(f"{path} is not an array of numbers; delete it and rerun the rule that writes it")
+    return array
+
+
+def load_arrays(path: str | os.PathLike, names: tuple[str, ...]) -> dict:
+    """The named arrays of an ``.npz`` file, read now; a missing name, a corrupt file or pickled objects
+    are an error naming the file."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [n for n in names if n not in z.files]
+            if missing:
+                raise CacheError(f"{path} lacks {', '.join(missing)}: written by an older cxrloc or by hand; delete "
+                                 "it and rerun the rule that writes it")
+            return {n: z[n] for n in names}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CacheError(f"corrupt or foreign cache file {path}: {str(e).splitlines()[0]}; delete it and rerun the "
+                         "rule that writes it") from None
 
 
 def array_digest(arrays: dict) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import CxrlocError
+from .io import load_arrays
 
 BOX = ["x", "y", "w", "h"]
 
@@ -22,9 +22,7 @@ class LungCache:
 
     @classmethod
     def read(cls, path: Path) -> LungCache:
-        z = np.load(path, allow_pickle=False)
-        if "digest" not in z:
-            raise CxrlocError(f"{path} has no digest: it was written by an older cxrloc; rerun precache-masks")
+        z = load_arrays(path, ("image", "box", "mask", "flags", "flag_names", "digest"))
         boxes = pd.DataFrame(z["box"], index=z["image"], columns=BOX)
         flags = pd.DataFrame(z["flags"], index=z["image"], columns=[str(f) for f in z["flag_names"]])
         return cls(boxes.join(flags), z["mask"], str(z["digest"]))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from .config import ConfigError
 from .errors import CxrlocError
 
 MARKER_SIZE = 0.07  # side, as a fraction of the image side
@@ -49,7 +50,7 @@ def lung_box(lungs: np.ndarray, rng: np.random.Generator) -> tuple[float, float,
     fits[mid - k + 1:] = False
     candidates = np.argwhere(fits)
     if not len(candidates):
-        raise ValueError("no place for an in-lung marker: the lungs are too small")
+        raise ConfigError("no place for an in-lung marker: the lungs are too small")
     r, c = candidates[rng.integers(len(candidates))]
     return r / n, c / n, k / n
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import CxrlocError
+from .imagecache import find_missing, leaves_root
 
 NIH_COLUMNS = {"image": "Image Index", "labels": "Finding Labels", "patient": "Patient ID"}
 CSV_COLUMNS = {"image": "image", "labels": "label", "patient": "patient", "split": None}  # source.columns' defaults
@@ -39,8 +40,19 @@ def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None
     if empty.any():
         raise MetadataError(f"{path}: {int(empty.sum())} row(s) without an image, label or patient "
                             f"(first: row {int(empty.idxmax()) + 2} of the file)")
+    outside = df["image"].map(leaves_root)
+    if outside.any():
+        row = int(outside.idxmax())
+        raise MetadataError(f"{path}: row {row + 2} of the file: image path {df.loc[row, 'image']!r} leaves the image "
+                            "folder (an absolute path or '..'): image paths are relative to source.root")
     df["labels"] = df["labels"].str.split(separator, regex=False)
     return df
+
+
+def split_present(meta: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows whose image is in ``folder``, and those whose image is absent."""
+    absent = meta["image"].isin(find_missing(meta["image"].tolist(), folder))
+    return meta[~absent], meta[absent]
 
 
 def read_list(path: str | Path | None) -> set[str]:

@@ -6,7 +6,7 @@ import timm
 import torch.nn as nn
 
 from .backbones import record
-from .errors import CxrlocError
+from .errors import CxrlocError, UnknownName
 
 
 class PretrainedWeightsUnavailable(CxrlocError, RuntimeError):
@@ -44,10 +44,15 @@ def create(name: str, num_classes: int, pretrained: bool = False, cam_layer: str
     """
     spec = record(name)
     overlay = _local_weights(spec.timm_name, weights_file) if pretrained else None
-    model = timm.create_model(
-        spec.timm_name, pretrained=pretrained, num_classes=num_classes,
-        pretrained_cfg_overlay=overlay, **spec.kwargs,
-    )
+    try:
+        model = timm.create_model(spec.timm_name, pretrained=pretrained, num_classes=num_classes,
+                                  pretrained_cfg_overlay=overlay, **spec.kwargs)
+    except Exception as e:  # noqa: BLE001 - with a weights file, any load failure means a wrong or broken file
+        if overlay is None:
+            raise
+        raise PretrainedWeightsUnavailable(f"cannot load the pretrained weights {overlay['file']} into {name!r}: "
+                                           f"{str(e).splitlines()[0]}; write the file with `cxrloc fetch-weights "
+                                           f"--backbone {name} --out FILE`") from None
     for module in model.modules():
         if hasattr(module, "inplace"):
             module.inplace = False
@@ -55,14 +60,14 @@ def create(name: str, num_classes: int, pretrained: bool = False, cam_layer: str
     try:
         return model, model.get_submodule(layer)
     except AttributeError:
-        raise KeyError(f"{name!r} has no layer {layer!r} for Grad-CAM; its top-level modules: "
-                       f"{', '.join(n for n, _ in model.named_children())}") from None
+        raise UnknownName(f"{name!r} has no layer {layer!r} for Grad-CAM (train.cam_layer); its top-level modules: "
+                            f"{', '.join(n for n, _ in model.named_children())}") from None
 
 
 def _last_stage(model: nn.Module, name: str) -> str:
     """The module of the model's last feature stage, as timm's ``feature_info`` names it."""
     info = getattr(model, "feature_info", None)
     if not info:
-        raise KeyError(f"{name!r} has no feature_info to take its Grad-CAM layer from: set train.cam_layer "
+        raise UnknownName(f"{name!r} has no feature_info to take its Grad-CAM layer from: set train.cam_layer "
                        f"(its top-level modules: {', '.join(n for n, _ in model.named_children())})")
     return info[-1]["module"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import UnknownName
+
 CAM = "cam"  # a Grad-CAM of the training forward
 INPUT_GRADIENT = "input_gradient"  # the gradient of the log-probabilities with respect to the input
 SECOND_PASS = "second_pass"  # a forward of a transformed copy of the batch, batched with the original
@@ -21,6 +23,7 @@ class Objective:
     term: bool = True  # L = λ·CE + (1 − λ)·weight·term; False: cross-entropy only, one run at λ = 1
     erase_marker: bool = False  # train and validate with the synthetic confounder erased
     mask_input: bool = False  # the classifier sees only the (dilated) lung mask, in training and evaluation
+    pairs: bool = False  # takes part of each image from another image of its batch: batches of two or more
 
     @property
     def baseline(self) -> bool:
@@ -41,7 +44,8 @@ REGISTRY: dict[str, Objective] = {o.name: o for o in (
     Objective("rrr", "share of the squared input gradient outside the region (Ross et al. 2017)",
               frozenset({INPUT_GRADIENT})),
     Objective("actdiff", "distance between the features of the image and of its region alone", frozenset({SECOND_PASS})),
-    Objective("swap", "cross-entropy of the image with its outside taken from another image", frozenset({SECOND_PASS})),
+    Objective("swap", "cross-entropy of the image with its outside taken from another image", frozenset({SECOND_PASS}),
+              pairs=True),
 )}
 TERMS = tuple(name for name, o in REGISTRY.items() if o.term)  # the values of attention.mode
 BASELINES = tuple(name for name, o in REGISTRY.items() if o.baseline)
@@ -52,4 +56,14 @@ def get(name: str) -> Objective:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown objective {name!r}; valid objectives: {', '.join(REGISTRY)}") from None
+        raise UnknownName(f"unknown objective {name!r}; valid objectives: {', '.join(REGISTRY)}") from None
+
+
+def batch_size_error(names, batch_size: int) -> str | None:
+    """Why ``batch_size`` cannot train these objectives (one that pairs images needs a partner
+    in every batch), or None."""
+    paired = [name for name in names if get(name).pairs]
+    if paired and batch_size < 2:
+        return (f"train.batch_size {batch_size}: objective {', '.join(paired)} takes part of each image from another "
+                "image of its batch, so it needs batches of two or more")
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .config import ConfigError
 from .tasks import KINDS, Task
 
 
@@ -57,6 +58,6 @@ def target_regions(source: str, boxes: torch.Tensor, kinds: torch.Tensor, size: 
     elif source == "mask":
         regions = mask_regions(lung_masks, boxes, kinds, size)
     else:
-        raise ValueError(f"attention.region {source!r}; valid: {', '.join(REGION_SOURCES)}")
+        raise ConfigError(f"attention.region {source!r}; valid: {', '.join(REGION_SOURCES)}")
     lungs = (kinds == KINDS.index("lungs")).view(-1, 1, 1)
     return torch.where(lungs, upsampled(lung_masks, size), regions)

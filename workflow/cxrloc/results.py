@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .errors import CxrlocError
+from .io import load_arrays
 from .schedule import Schedule
 
 SCHEMA_VERSION = 2  # 2: run.classes
@@ -100,10 +99,6 @@ def read_result(path: Path | str) -> RunResult:
     return RunResult(path, info, splits, raw.get("localization"), raw.get("localization_boxes"), raw.get("shortcut"))
 
 
-def read_cams(path: Path):
+def read_cams(path: Path) -> dict:
     """A run's ``cams.npz``: test image names, their CAMs and the images the model saw."""
-    z = np.load(path)
-    if "seen" not in z:
-        raise ResultError(f"{path} has no 'seen' images (written before cxrloc 0.2): rerun its evaluate job "
-                          "(snakemake --forcerun evaluate)")
-    return z
+    return load_arrays(path, ("image", "cam", "seen"))

@@ -69,6 +69,7 @@ class Steps:
         self.data = data
         self.kinds = kinds_for(settings.task).to(device)
         self.needs = get(settings.attention.mode).needs
+        self.pairs = get(settings.attention.mode).pairs
         self.amp = device.type == "cuda"
         self.totals = torch.zeros(4, dtype=torch.float64, device=device)
         self.in_region = torch.zeros(2, dtype=torch.float64, device=device)  # sum of fractions, count
@@ -76,8 +77,13 @@ class Steps:
         self.warm: dict[str, int] = {}
 
     def epoch_order(self, order: torch.Tensor) -> list[torch.Tensor]:
-        """The epoch's batches of sample indices, on the device that holds the split."""
-        return list(order.to(self.data.images.device).split(self.cfg.batch_size))
+        """The epoch's batches of sample indices, on the device that holds the split. For an
+        objective that pairs images, a trailing batch of one joins the batch before it: no
+        image is ever its own partner."""
+        batches = list(order.to(self.data.images.device).split(self.cfg.batch_size))
+        if self.pairs and len(batches) > 1 and len(batches[-1]) == 1:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return batches
 
     def __call__(self, idx: torch.Tensor, lam: float) -> None:
         """One optimization step on the samples ``idx`` (a full batch replays a graph when enabled)."""

@@ -17,6 +17,7 @@ from PIL import Image
 from scipy import ndimage
 from tqdm import tqdm
 
+from .config import ConfigError
 from .io import atomic_dir, atomic_write_text
 from .marker import COLUMNS as MARKER_COLUMNS
 from .marker import PLACEMENTS, box_slices, corner_box, lung_box
@@ -241,7 +242,7 @@ def draw(rng: np.random.Generator, size: int, findings: list[str], contrast: flo
     img = np.clip(img, 0, 1) ** gamma * exposure_rng.uniform(0.85, 1.1)
     img += exposure_rng.normal(0, 0.02, img.shape).astype(np.float32)
     if placement not in PLACEMENTS:
-        raise ValueError(f"source.synthetic.marker_placement {placement!r}; valid: {', '.join(PLACEMENTS)}")
+        raise ConfigError(f"source.synthetic.marker_placement {placement!r}; valid: {', '.join(PLACEMENTS)}")
     box = corner_box() if placement == "corner" else lung_box(lungs_mask, marker_rng)
     if marker:
         img[box_slices(*box, size)] = 1.0

@@ -112,7 +112,8 @@ def paired_tests(runs: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame, title: str) -> str:
-    return f"### {title}\n\n{table.reset_index().to_markdown(index=False)}\n"
+    """The table as written, cell for cell (tabulate would reformat a column of numbers: 0.400 as 0.4)."""
+    return f"### {title}\n\n{table.reset_index().to_markdown(index=False, disable_numparse=True)}\n"
 
 
 def paper_lambda_table(reference: pd.DataFrame, dataset: str, task: str, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:

@@ -23,10 +23,10 @@ from tqdm import tqdm
 
 from . import __version__
 from .backbones import canonical
+from .checkpoint import load_checkpoint
 from .config import AttentionConfig, TrainConfig
 from .data import SplitData, normalize
 from .device import gpu_slot
-from .errors import CxrlocError
 from .io import atomic_write_text, save_torch
 from .models import create
 from .schedule import Schedule
@@ -50,14 +50,13 @@ class RunSpec:
         return Schedule(self.lam, self.train.warmup_epochs)
 
     def fingerprint(self, inputs: dict[str, str]) -> str:
-        """What the run's result depends on: its settings, the identity of its inputs (split
-        table, image cache, lung cache) and the package version."""
-        payload = {"spec": asdict(self), "inputs": inputs, "version": __version__}
+        """What the run's result depends on: its settings (but the CPU thread count, which a rerun
+        with another ``--cores`` changes), the identity of its inputs (split table, image cache,
+        lung cache) and the package version."""
+        spec = asdict(self)
+        del spec["train"]["threads"]
+        payload = {"spec": spec, "inputs": inputs, "version": __version__}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-class CheckpointError(CxrlocError, RuntimeError):
-    pass
 
 
 class Preempted(Exception):
@@ -68,15 +67,6 @@ def _install_sigterm() -> dict:
     flag = {"stop": False}
     signal.signal(signal.SIGTERM, lambda *_: flag.update(stop=True))
     return flag
-
-
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint this project wrote: tensors, numbers and strings only (no pickled code runs)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
-        raise CheckpointError(f"corrupt or foreign checkpoint {path}: {str(e).splitlines()[0]}; "
-                              "delete it to start the run afresh") from e
 
 
 def _unfinished_state(path: Path, fingerprint: str) -> dict | None:
@@ -229,6 +219,7 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
                 "fingerprint": fingerprint}, out / "model.pt")
     hist = pd.DataFrame(history)
     atomic_write_text(out / "history.csv", hist.to_csv(index=False))
-    state_path.unlink(missing_ok=True)  # finished: a rerun trains afresh, never "resumes" a done run
+    for state in (state_path, *out.glob("state.*.pt")):  # finished: a rerun trains afresh, never "resumes" a
+        state.unlink(missing_ok=True)  # done run; and states moved aside by this run are not kept
     return hist
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .augment import augment
+from .checkpoint import CheckpointError, load_checkpoint
 from .config import UNetConfig
 from .errors import CxrlocError
 from .imagecache import ImageCache, read_gray
@@ -60,15 +61,18 @@ def pretrained(encoder: str, decoder_channels: tuple[int, ...], weights: Path) -
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    with safe_open(str(weights), "pt") as f:
-        meta = f.metadata() or {}
+    rewrite = f"write it with `cxrloc fetch-weights --unet-encoder {encoder} --encoder-weights NAME --out {weights}`"
     try:
+        with safe_open(str(weights), "pt") as f:
+            meta = f.metadata() or {}
         standardize = {k: json.loads(meta[k]) for k in ("mean", "std", "input_range")}
+        model = build(encoder, decoder_channels, standardize)
+        model[1].encoder.load_state_dict(load_file(weights))
     except KeyError as e:
-        raise WeightsFileError(f"{weights}: no {e.args[0]} in its metadata; write it with `cxrloc fetch-weights "
-                               f"--unet-encoder {encoder} --encoder-weights NAME --out {weights}`") from None
-    model = build(encoder, decoder_channels, standardize)
-    model[1].encoder.load_state_dict(load_file(weights))
+        raise WeightsFileError(f"{weights}: no {e.args[0]} in its metadata; {rewrite}") from None
+    except Exception as e:  # noqa: BLE001 - safetensors, JSON and shape errors alike: not the encoder's weights
+        raise WeightsFileError(f"{weights} is not a weights file of the U-Net encoder {encoder!r} "
+                               f"({str(e).splitlines()[0]}); {rewrite}") from None
     return model, standardize, meta.get("source", str(weights))
 
 
@@ -194,10 +198,17 @@ def probabilities(model: torch.nn.Module, gray: torch.Tensor, device: torch.devi
 
 
 def load(path: Path, device: torch.device) -> tuple[torch.nn.Module, int]:
-    ckpt = torch.load(path, map_location=device, weights_only=True)
-    model = build(ckpt["encoder"], ckpt.get("decoder_channels", DECODER), ckpt.get("standardize")).to(device)
-    model.load_state_dict(ckpt["state_dict"])
-    return model, int(ckpt["image_size"])
+    """A lung U-Net written by ``train-unet`` and its input size; any other file is an error naming it."""
+    ckpt = load_checkpoint(path, "lung U-Net checkpoint")
+    try:
+        model = build(ckpt["encoder"], ckpt["decoder_channels"], ckpt["standardize"])
+        model.load_state_dict(ckpt["state_dict"])
+        size = int(ckpt["image_size"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a lung U-Net of cxrloc train-unet ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else 'no detail'}); train one, or give unet.checkpoint "
+                              "a checkpoint that train-unet wrote") from None
+    return model.to(device), size
 
 
 def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.device,

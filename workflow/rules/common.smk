@@ -10,6 +10,7 @@ import shutil
 from cxrloc.backbones import canonical
 from cxrloc.config import unet_config
 from cxrloc.objectives import REGISTRY as OBJECTIVE_REGISTRY
+from cxrloc.objectives import batch_size_error
 from cxrloc.resources import train_mem_mb, train_runtime
 from cxrloc.schedule import Schedule
 from cxrloc.tasks import TaskError, define_all
@@ -25,6 +26,7 @@ SOURCE = config["source"]
 SYNTHETIC = SOURCE["kind"] == "synthetic"
 RAW = f"{OUT}/raw" if SYNTHETIC else SOURCE["root"]
 IMAGES = RAW if SOURCE["kind"] in ("imagefolder", "csv") else f"{RAW}/images"
+SKIP_MISSING = SOURCE["skip_missing_images"]  # rows of absent images leave the splits (listed beside them)
 METADATA = f"{RAW}/Data_Entry.csv" if SYNTHETIC else SOURCE.get("table", SOURCE.get("metadata"))
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
 LESIONS = f"{RAW}/lesion_masks" if SYNTHETIC else None
@@ -45,6 +47,7 @@ NIH_ARCHIVES = [
     "ioqwiy20ihqwyr8pf4c24eazhh281pbu",
 ]
 MONTGOMERY_URL = "https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSet.zip"
+MONTGOMERY_SHA256 = "54601e952315d8f67383e9202a6e145997ade429f54f7e0af44b4e158714f424"  # as torch-em's loader pins it
 LUNGSET = "data/lungsets/montgomery"
 
 # The image cache: every file of it, so each job that reads it declares them all.
@@ -98,6 +101,16 @@ WARMUPS = config.get("warmups") or [0]
 THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
 SEEDS = [str(s) for s in config["seeds"]]
 OBJECTIVES = config.get("objectives") or [config.get("attention", {}).get("mode", "soft")]
+
+
+def _check_batch_size():
+    """A batch size the objectives can train with (swap needs a partner in every batch)."""
+    error = batch_size_error(OBJECTIVES, config["train"]["batch_size"])
+    if error:
+        raise ValueError(f"config key {error}")
+
+
+_check_batch_size()
 RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}"
 
 

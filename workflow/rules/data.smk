@@ -113,10 +113,12 @@ else:
             metadata=METADATA,
             test_list=TEST_LIST or [],
             bboxes=BBOXES or [],
+            images=IMAGES if SKIP_MISSING else [],
         output:
             splits=f"{OUT}/splits/{{task}}.csv",
             report=f"{OUT}/splits/{{task}}.report.json",
             locset=locset(),
+            missing=f"{OUT}/splits/{{task}}.missing.csv" if SKIP_MISSING else [],
         log:
             f"{OUT}/logs/prepare_splits/{{task}}.log",
         conda:
@@ -130,10 +132,11 @@ else:
             seed=config.get("split_seed", 0),
             test_list=lambda w, input: option("--test-list", input.test_list),
             bboxes=lambda w, input: option("--bboxes", input.bboxes),
+            skip=lambda w, input: option("--skip-missing", input.images),
             table=table_options(),
         shell:
             "cxrloc prepare-splits --metadata {input.metadata:q} --task {params.task:q} --seed {params.seed}"
-            "{params.test_list}{params.bboxes}{params.table} --out {output.splits:q} > {log:q} 2>&1"
+            "{params.test_list}{params.bboxes}{params.skip}{params.table} --out {output.splits:q} > {log:q} 2>&1"
 
 
 rule cache_images:
@@ -156,7 +159,6 @@ rule cache_images:
         out=folder("images"),
         size=config["image_size"],
         lesions=lambda w, input: option("--lesions", input.lesions),
-        skip=" --skip-missing" if SOURCE.get("skip_missing_images") else "",
     shell:
         "cxrloc cache-images --splits {input.splits:q} --extra {input.locsets:q} --images {input.images:q}"
-        " --size {params.size}{params.lesions}{params.skip} --threads {threads} --out {params.out:q} > {log:q} 2>&1"
+        " --size {params.size}{params.lesions} --threads {threads} --out {params.out:q} > {log:q} 2>&1"

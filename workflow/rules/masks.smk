@@ -20,11 +20,13 @@ if not SYNTHETIC and not UNET_CFG.get("images"):
             runtime=60,
         params:
             url=MONTGOMERY_URL,
+            sha256=MONTGOMERY_SHA256,
             zip="data/lungsets/NLM-MontgomeryCXRSet.zip",
             manifest="data/lungsets/SHA256SUMS",
             out=folder("images"),
         shell:
-            "(cxrloc download --url {params.url:q} --out {params.zip:q} --manifest {params.manifest:q}"
+            "(cxrloc download --url {params.url:q} --out {params.zip:q} --sha256 {params.sha256}"
+            " --manifest {params.manifest:q}"
             " && cxrloc montgomery --zip {params.zip:q} --out {params.out:q}) > {log:q} 2>&1"
 
 

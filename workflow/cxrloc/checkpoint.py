@@ -1,0 +1,28 @@
+"""Reading checkpoints this project wrote: plain tensors, numbers and strings only (no pickled
+code runs); a missing, truncated, crafted or foreign file is one error naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import CxrlocError
+
+
+class CheckpointError(CxrlocError, RuntimeError):
+    pass
+
+
+def load_checkpoint(path: Path, what: str = "checkpoint") -> dict:
+    """The checkpoint at ``path`` as a dict, on the CPU; ``what`` names it in errors."""
+    import torch
+
+    if not Path(path).is_file():
+        raise CheckpointError(f"{what} {path} not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
+        raise CheckpointError(f"corrupt or foreign {what} {path}: {str(e).splitlines()[0]}; "
+                              "delete it or write it again") from e
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"corrupt or foreign {what} {path}: it holds a {type(ckpt).__name__}, not cxrloc's record")
+    return ckpt
