@@ -103,12 +103,14 @@ def test_lambda_and_warm_up_are_chosen_on_val_never_on_test():
     rows = []
     for seed in range(3):
         rows += [{"objective": "ce", "lambda": "1", "warmup": 0, "seed": seed, "val_auc": 0.9, "shifted_auc": 0.7 + 0.01 * seed},
+                 {"objective": "ceiling", "lambda": "1", "warmup": 0, "seed": seed, "val_auc": 0.9, "shifted_auc": 0.91},
                  {"objective": "rrr", "lambda": "0.5", "warmup": 0, "seed": seed, "val_auc": 0.95, "shifted_auc": 0.6},
                  {"objective": "rrr", "lambda": "0.5", "warmup": 2, "seed": seed, "val_auc": 0.80, "shifted_auc": 0.99}]
     runs = pd.DataFrame(rows).assign(iid_auc=0.9, iid_accuracy=0.8, shifted_acc=0.5, pointing=0.0, cam_in_region=0.1,
                                      cam_on_marker=0.2,
-                                     points_at_marker=0.3, flip_rate=0.4, backbone="r", cams="x")
+                                     points_at_marker=0.3, flip_rate=0.4, unmarked_auc=0.8, backbone="r", cams="x")
     pick = chosen(runs)
     assert set(pick.loc[pick["objective"] == "rrr", "warmup"]) == {0}
     row = table(runs).loc["rrr"]
     assert row["λ"] == "λ = 0.5" and row["shifted AUC"] == "0.600 ± 0.000" and row["ΔAUC vs CE [95% CI]"].startswith("-0.110")
+    assert row["gap closed"] == "-55 %" and table(runs).loc["ceiling", "gap closed"] == "–"  # (0.6 − 0.71) / (0.91 − 0.71)

@@ -37,10 +37,15 @@ def _shortcut_report(part: pd.DataFrame, dataset: str, thresh, out: Path, cache:
     if cache and lungs:
         figures.cam_overlays(shortcut.overlay_rows(runs), ImageCache(cache), LungCache.read(lungs),
                              out / "figures" / f"{tag}_cam_overlays.png")
-    return (_write(shortcut.table(runs), out, tag,
+    made = (_write(shortcut.table(runs), out, tag,
                    f"{dataset} {task}: objectives against the shortcut (λ and warm-up chosen on val; paired over seeds)")
             + _write(shortcut.table(runs, every_setting=True), out, f"{tag}_settings",
                      f"{dataset} {task}: every objective × λ × warm-up against cross-entropy (paired over seeds)"))
+    verdict = shortcut.verdict(runs)
+    if len(verdict):
+        made += _write(verdict, out, f"{tag}_verdict", f"{dataset} {task}: does an objective remove the shortcut? "
+                       + "; ".join(f"{k}: {v}" for k, v in shortcut.CRITERIA.items()))
+    return made
 
 
 def _task_tables(part: pd.DataFrame, dataset: str, thresh, out: Path, suffix: str = "") -> list[str]:

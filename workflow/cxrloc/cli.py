@@ -18,6 +18,14 @@ def _synthesize(a) -> None:
     print(f"wrote {len(meta)} images of {meta['Patient ID'].nunique()} patients to {a.out}")
 
 
+def _implant(a) -> None:
+    from .implanted import implant_films
+
+    table = implant_films(Path(a.films), C.implanted_config(C.load(a.settings)), Path(a.out))
+    counts = table.groupby(["split", "label"]).size().unstack(fill_value=0)
+    print(f"wrote {len(table)} variants of {table['patient'].nunique()} patients' films to {a.out}:\n{counts}")
+
+
 def _prepare_splits(a) -> None:
     from .metadata import read_list, read_metadata
     from .splits import SplitConfig, given_splits, prepare_splits, report, write_splits
@@ -103,11 +111,12 @@ def _train_unet(a) -> None:
                                           resolve(a.device), Path(a.labels) if a.labels else None,
                                           Path(a.encoder_weights) if a.encoder_weights else None)
     atomic_write_json(a.report, report)
+    summary = (f"U-Net on {report['held_out_images']} held-out images of {report['held_out_patients']} patients: Dice "
+               f"{report['dice_mean']:.4f} mean, {report['dice_median']:.4f} median, {report['dice_p10']:.4f} 10th "
+               f"percentile; pooled Dice {report['dice_pooled']:.4f}, IoU {report['iou_pooled']:.4f}")
     if a.figure:
-        segmentations(worst_cases(report, data, test, pred, images), Path(a.figure))
-    print(f"U-Net on {report['held_out_images']} held-out images of {report['held_out_patients']} patients: Dice "
-          f"{report['dice_mean']:.4f} mean, {report['dice_median']:.4f} median, {report['dice_p10']:.4f} 10th percentile; "
-          f"pooled Dice {report['dice_pooled']:.4f}, IoU {report['iou_pooled']:.4f} ({report['seconds']:.0f} s)")
+        segmentations(worst_cases(report, data, test, pred, images), Path(a.figure), summary)
+    print(f"{summary} ({report['seconds']:.0f} s)")
 
 
 def _segment_lungs(a) -> None:
@@ -149,6 +158,22 @@ def _precache_masks(a) -> None:
         from .unet import quality_table
 
         atomic_write_text(a.table, quality_table(report))
+
+
+def _finding_coverage(a) -> None:
+    from .coverage import finding_coverage
+    from .data import read_splits
+    from .imagecache import ImageCache
+    from .io import atomic_write_json, atomic_write_text
+    from .lungcache import LungCache
+
+    region = C.attention_config(C.load(a.settings)).region
+    table = finding_coverage(read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs)),
+                             a.task, region)
+    atomic_write_json(a.out, {"task": a.task.name, "classes": table.to_dict(orient="records")})
+    if a.table:
+        atomic_write_text(a.table, table.to_html(index=False, float_format="%.3f"))
+    print(table.to_string(index=False, float_format="%.3f"))
 
 
 def _spec(a):
@@ -316,6 +341,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=_synthesize)
 
+    p = sub.add_parser("implant", help="real films with an implanted effusion and a confounder (the real-film benchmark)")
+    p.add_argument("--films", required=True, help="a folder of films: images/<id>.png, masks/<id>.png (both lungs), "
+                                                 "labels.csv (id, patient)")
+    p.add_argument("--settings", default="{}", help="a config with a source.implanted section (YAML/JSON, inline or file)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_implant)
+
     p = sub.add_parser("download", help="fetch one file: resumable, retried, verified")
     p.add_argument("--url", required=True)
     p.add_argument("--out", required=True)
@@ -405,6 +437,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=_precache_masks)
+
+    p = sub.add_parser("finding-coverage", help="share of each true finding inside its class's target region")
+    p.add_argument("--splits", required=True)
+    p.add_argument("--cache", required=True, help="an image cache with lesions.npy (true lesion masks)")
+    p.add_argument("--lungs", required=True)
+    p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
+    p.add_argument("--settings", default="{}", help="the attention section (its region: box or mask)")
+    p.add_argument("--out", required=True, help="JSON")
+    p.add_argument("--table", help="the same as an HTML table, for the report")
+    p.set_defaults(func=_finding_coverage)
 
     p = sub.add_parser("fetch-weights", help="a backbone's or the U-Net encoder's pretrained weights from the Hugging "
                                              "Face hub, once")

@@ -71,6 +71,7 @@ class UNetConfig:
     max_images: int | None = None
     mask_suffix: str = ""
     augment: bool = True  # small affine, brightness/contrast/gamma, blur and noise (cxrloc.augment)
+    opacities: float = 0.5  # with augment: share of training films given a basal opacity, their masks kept
     postprocess: bool = False  # keep the two largest components and fill holes, in the report as in the masks
     # progressive resizing: [size, epochs] stages at smaller sizes, trained before `epochs` at image_size
     progressive: tuple[tuple[int, int], ...] = ()
@@ -163,3 +164,9 @@ def synthetic_config(cfg: dict):
     from .synthetic import SyntheticConfig
 
     return build(SyntheticConfig, section(cfg, "source.synthetic"), "source.synthetic")
+
+
+def implanted_config(cfg: dict):
+    from .implanted import ImplantedConfig
+
+    return build(ImplantedConfig, section(cfg, "source.implanted"), "source.implanted")

@@ -20,7 +20,7 @@ from .io import atomic_path, atomic_write_json
 from .localization import best_threshold, dilate, energy_inside, pointing_game, scores, tolerance_px
 from .locset import box_masks
 from .marker import Markers
-from .metrics import bootstrap_ci, point_metrics
+from .metrics import auc, bootstrap_ci, point_metrics
 from .objectives import get
 from .regions import kinds_for, target_regions
 from .results import SCHEMA_VERSION
@@ -74,8 +74,9 @@ def with_marker(data: SplitData, markers: Markers) -> SplitData:
 def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: RunSpec) -> dict:
     """How a model uses the confounder on the shifted test: paste it into the marker-free
     images (how many predictions flip, how far the positive-class probability moves; 0, 0 for
-    a model that ignores it), and where the CAMs of positives that carry it look (their share
-    of energy on the marker, and how often their maximum points at it)."""
+    a model that ignores it), its AUC on those marker-free images alone (what it kept of the
+    finding itself), and where the CAMs of positives that carry it look (their share of energy
+    on the marker, and how often their maximum points at it)."""
     has = marked(test, markers)
     result: dict = {"n": int((~has).sum())}
     if (~has).any():
@@ -86,7 +87,8 @@ def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: 
         p0 = predict_proba(model, clean, device)
         p1 = predict_proba(model, pasted, device)
         result.update(flip_rate=float((p0.argmax(1) != p1.argmax(1)).mean()),
-                      delta_p_positive=float((p1[:, 1:].sum(1) - p0[:, 1:].sum(1)).mean()))
+                      delta_p_positive=float((p1[:, 1:].sum(1) - p0[:, 1:].sum(1)).mean()),
+                      auc_unmarked=auc(clean.labels.numpy(), p0))
     positives = test.take(torch.nonzero(has & (test.labels > 0)).squeeze(1))
     if len(positives):
         cams = true_class_cams(model, layer, positives, device)

@@ -106,12 +106,13 @@ def lung_quality(images: np.ndarray, index: pd.Series, lungs, out: Path, n: int 
     save(fig, out)
 
 
-def segmentations(cases: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], out: Path) -> None:
+def segmentations(cases: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], out: Path, title: str = "") -> None:
     """Images at their own size with the true lung outline (green, where known) and the
     predicted one (red); ``cases`` are (title, image, true mask or None, predicted mask)."""
     cols = 4
     rows = int(np.ceil(len(cases) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.6 * rows), squeeze=False)
+    fig.suptitle(title, fontsize=8)
     for ax, (title, image, truth, pred) in zip(axes.flat, cases):
         ax.imshow(image, cmap="gray")
         if truth is not None:

@@ -8,8 +8,10 @@ import numpy as np
 from sklearn import metrics as skm
 
 
-def _safe_auc(y: np.ndarray, p: np.ndarray) -> float:
-    if len(np.unique(y)) < 2:
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC from softmax probabilities (one-vs-rest beyond two classes); NaN with one class present
+    or a probability that is not a number."""
+    if len(np.unique(y)) < 2 or not np.isfinite(p).all():
         return float("nan")
     if p.shape[1] == 2:
         return float(skm.roc_auc_score(y, p[:, 1]))
@@ -36,7 +38,7 @@ def point_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     """Every metric of one split from labels and softmax probabilities."""
     pred = proba.argmax(1)
     labels = list(range(proba.shape[1]))
-    out = {"accuracy": float(skm.accuracy_score(y, pred)), "auc": _safe_auc(y, proba)}
+    out = {"accuracy": float(skm.accuracy_score(y, pred)), "auc": auc(y, proba)}
     for avg in ("weighted", "macro"):
         p, r, f, _ = skm.precision_recall_fscore_support(y, pred, labels=labels, average=avg, zero_division=0)
         out.update({f"precision_{avg}": float(p), f"recall_{avg}": float(r), f"f1_{avg}": float(f)})

@@ -26,9 +26,10 @@ SCORES = {  # column: (JSON section, key)
     "cam_on_marker": ("shortcut", "cam_energy_marker"),
     "points_at_marker": ("shortcut", "points_at_marker"),
     "flip_rate": ("shortcut", "flip_rate"),
+    "unmarked_auc": ("shortcut", "auc_unmarked"),
 }
 COLUMNS = {"val_auc": "val AUC", "iid_auc": "i.i.d. AUC", "iid_accuracy": "i.i.d. acc", "shifted_auc": "shifted AUC",
-           "shifted_acc": "shifted acc",
+           "shifted_acc": "shifted acc", "unmarked_auc": "marker-free AUC",
            "cam_in_region": "CAM in region", "cam_on_marker": "CAM on marker", "points_at_marker": "max on marker",
            "pointing": "pointing game", "flip_rate": "marker flips"}
 
@@ -74,10 +75,17 @@ def chosen(runs: pd.DataFrame) -> pd.DataFrame:
                         for o, lam, w in best.values)])
 
 
+def gap_closed(auc: float, ce: float, ceiling: float) -> str:
+    """How much of the shifted-AUC gap between cross-entropy and the ceiling a model closes."""
+    return "–" if np.isnan(ceiling) or ceiling <= ce else f"{100 * (auc - ce) / (ceiling - ce):.0f} %"
+
+
 def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
     """Objective rows (λ and warm-up chosen on val), or one row per objective × λ × warm-up:
-    scores mean ± sd over seeds; shifted AUC paired against CE."""
+    scores mean ± sd over seeds; shifted AUC paired against CE, and the share of CE's gap to the
+    ceiling closed."""
     ce = runs[runs["objective"] == "ce"].set_index("seed")["shifted_auc"]
+    ceiling = runs.loc[runs["objective"] == "ceiling", "shifted_auc"].mean()
     out = []
     for (objective, lam, warmup), part in (runs if every_setting else chosen(runs)).groupby(
             ["objective", "lambda", "warmup"], sort=every_setting):
@@ -85,8 +93,42 @@ def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
         out.append({"objective": objective, "λ": lambda_label(lam, warmup), "seeds": len(part),
                     **{label: mean_sd(part[col]) for col, label in COLUMNS.items()},
                     "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else _difference(d, lo, hi),
+                    "gap closed": "–" if objective in ("ce", "ceiling") else gap_closed(part["shifted_auc"].mean(),
+                                                                                        ce.mean(), ceiling),
                     "p": "–" if objective == "ce" or np.isnan(p) else f"{p:.3g}"})
     return pd.DataFrame(out).set_index("objective")
+
+
+CRITERIA = {  # what "removes the shortcut" means: the four questions each objective is asked
+    "beats CE (p < 0.05)": "paired over seeds, on the shifted test's AUC",
+    "closes ≥ 2/3 of the gap": "between cross-entropy and the ceiling, on shifted AUC",
+    "halves the flips": "marker flips at most half of cross-entropy's",
+    "keeps the finding": "marker-free AUC within 0.02 of the ceiling's",
+}
+
+
+def verdict(runs: pd.DataFrame) -> pd.DataFrame:
+    """For each objective with a term (λ chosen on val), whether it meets each of ``CRITERIA``
+    against cross-entropy and the ceiling (run with the same seeds), with the figure behind it."""
+    pick = chosen(runs)
+    by = {o: part.set_index("seed") for o, part in pick.groupby("objective")}
+    if "ce" not in by or "ceiling" not in by:
+        return pd.DataFrame()
+    ce, ceiling = by["ce"], by["ceiling"]
+    rows = []
+    for objective, part in by.items():
+        if objective in BASELINES:
+            continue
+        d, _, _, p = paired(part["shifted_auc"] - ce["shifted_auc"])
+        gap = (part["shifted_auc"].mean() - ce["shifted_auc"].mean()) / (ceiling["shifted_auc"].mean() - ce["shifted_auc"].mean())
+        flips = part["flip_rate"].mean() / ce["flip_rate"].mean()
+        kept = part["unmarked_auc"].mean() - ceiling["unmarked_auc"].mean()
+        rows.append({"objective": objective, "λ": lambda_label(part["lambda"].iloc[0], int(part["warmup"].iloc[0])),
+                     "beats CE (p < 0.05)": f"{'yes' if d > 0 and p < 0.05 else 'no'} ({d:+.3f}, p = {p:.3g})",
+                     "closes ≥ 2/3 of the gap": f"{'yes' if gap >= 2 / 3 else 'no'} ({100 * gap:.0f} %)",
+                     "halves the flips": f"{'yes' if flips <= 0.5 else 'no'} (× {flips:.2f})",
+                     "keeps the finding": f"{'yes' if kept >= -0.02 else 'no'} ({kept:+.3f})"})
+    return pd.DataFrame(rows).set_index("objective")
 
 
 def overlay_rows(runs: pd.DataFrame) -> list[tuple[str, Path]]:

@@ -38,7 +38,7 @@ class SplitConfig:
     balance_to_smallest: bool = True
 
 
-def _assign_patients(counts: pd.DataFrame, fractions: dict[str, float], rng: np.random.Generator,
+def assign_patients(counts: pd.DataFrame, fractions: dict[str, float], rng: np.random.Generator,
                      held_out: set[str] = frozenset()) -> dict[str, str]:
     """Greedy patient → split assignment that tracks per-class image targets.
 
@@ -101,7 +101,7 @@ def _split_of(df: pd.DataFrame, fractions: dict[str, float], test_patients: set[
     """Split of every row, by whole patients; rows of test-pool and held-out patients go to test."""
     free = df[~df["patient"].isin(test_patients)]
     counts = pd.crosstab(free["patient"], free["finding"])
-    assigned = _assign_patients(counts, fractions, rng, held_out)
+    assigned = assign_patients(counts, fractions, rng, held_out)
     return df["patient"].map(lambda p: "test" if p in test_patients else assigned[p])
 
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .augment import augment
+from .augment import augment, with_opacities
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import UNetConfig
 from .errors import CxrlocError
@@ -119,7 +119,9 @@ def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: UNetConfi
     for xs, ys, epochs in plan:
         for _ in tqdm(range(epochs), desc=f"train U-Net at {xs.shape[-1]} px", unit="epoch"):
             for batch in np.array_split(rng.permutation(len(xs)), n_batches):
-                images, masks = augment(xs[batch], ys[batch]) if cfg.augment else (xs[batch], ys[batch])
+                images, masks = xs[batch], ys[batch]
+                if cfg.augment:
+                    images, masks = augment(with_opacities(images, masks, cfg.opacities, rng), masks)
                 loss = _loss(model(_as_input(images).to(device)), masks.float().unsqueeze(1).to(device))
                 opt.zero_grad()
                 loss.backward()
@@ -172,6 +174,7 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
               "held_out_patients": len({data.patients[i] for i in test}), "seconds": seconds,
               "encoder": cfg.encoder, "decoder_channels": list(cfg.decoder_channels), "image_size": cfg.image_size,
               "epochs": cfg.epochs, "progressive": [list(stage) for stage in cfg.progressive], "augment": cfg.augment,
+              "opacities": cfg.opacities if cfg.augment else 0.0,
               "postprocess": cfg.postprocess,
               "encoder_weights": source}
     return report, data, test, pred
@@ -211,23 +214,29 @@ def load(path: Path, device: torch.device) -> tuple[torch.nn.Module, int]:
     return model.to(device), size
 
 
+def square_masks(model: torch.nn.Module, size: int, gray: np.ndarray, device: torch.device,
+                 postprocess: bool) -> list[np.ndarray]:
+    """Lung masks of square uint8 films ``(B, S, S)`` at their own size: each film shrunk to the U-Net's
+    ``size``, its probabilities brought back to ``S`` bilinearly, then ``final_mask``."""
+    s = gray.shape[-1]
+    small = F.interpolate(torch.tensor(gray)[:, None].float(), size=(size, size), mode="bilinear", antialias=True)[:, 0]
+    prob = probabilities(model, small.round().clamp(0, 255).to(torch.uint8), device, len(gray))
+    at_cache = F.interpolate(prob[:, None], size=(s, s), mode="bilinear")[:, 0].numpy()
+    return [final_mask(p, postprocess) for p in at_cache]
+
+
 def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.device,
              mask_size: int = 64, batch: int = 32, postprocess: bool = False) -> dict:
     """Mask, box and flags of every cached image, in one ``.npz``; the paper's fallback on empty masks."""
     model, size = load(checkpoint, device)
     images = cache.images()
-    n, s = images.shape[0], images.shape[1]
+    n = images.shape[0]
     boxes = np.zeros((n, 4), np.int32)
     masks = np.zeros((n, mask_size, mask_size), np.uint8)
     flagged = np.zeros((n, len(FLAGS)), bool)
     start = time.time()
     for i in tqdm(range(0, n, batch), desc="precache lung masks", unit="batch"):
-        gray = torch.tensor(images[i : i + batch])  # a copy: the cache is a read-only memory map
-        gray = F.interpolate(gray[:, None].float(), size=(size, size), mode="bilinear", antialias=True)[:, 0]
-        prob = probabilities(model, gray.round().clamp(0, 255).to(torch.uint8), device, batch)
-        at_cache = F.interpolate(prob[:, None], size=(s, s), mode="bilinear")[:, 0].numpy()
-        for j, p in enumerate(at_cache):
-            m = final_mask(p, postprocess)
+        for j, m in enumerate(square_masks(model, size, np.array(images[i : i + batch]), device, postprocess)):
             boxes[i + j] = lung_box(m)
             flagged[i + j] = [flags(m)[f] for f in FLAGS]
             small = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(mask_size,) * 2, mode="nearest")

@@ -24,13 +24,15 @@ OUT = f"results/{DS}"
 # Data sources: what each kind of source provides.
 SOURCE = config["source"]
 SYNTHETIC = SOURCE["kind"] == "synthetic"
-RAW = f"{OUT}/raw" if SYNTHETIC else SOURCE["root"]
+IMPLANTED = SOURCE["kind"] == "implanted"  # real films (SOURCE["root"]) with an implanted finding
+GENERATED = SYNTHETIC or IMPLANTED  # the workflow writes the set itself, with true lesion masks and markers
+RAW = f"{OUT}/raw" if GENERATED else SOURCE["root"]
 IMAGES = RAW if SOURCE["kind"] in ("imagefolder", "csv") else f"{RAW}/images"
 SKIP_MISSING = SOURCE["skip_missing_images"]  # rows of absent images leave the splits (listed beside them)
-METADATA = f"{RAW}/Data_Entry.csv" if SYNTHETIC else SOURCE.get("table", SOURCE.get("metadata"))
+METADATA = f"{RAW}/Data_Entry.csv" if GENERATED else SOURCE.get("table", SOURCE.get("metadata"))
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
-LESIONS = f"{RAW}/lesion_masks" if SYNTHETIC else None
-MARKERS = f"{RAW}/markers.csv" if SYNTHETIC else None
+LESIONS = f"{RAW}/lesion_masks" if GENERATED else None
+MARKERS = f"{RAW}/markers.csv" if GENERATED else None
 BBOXES = SOURCE.get("bboxes")
 NIH_ARCHIVES = [
     "vfk49d74nhbxq3nqjg0900w5nvkorp5c",
@@ -62,8 +64,16 @@ CACHE = {
 UNET_CFG = config.get("unet", {})
 UNET_SETTINGS = unet_config(config)  # the typed settings; UNET_CFG keeps the paths
 UNET = UNET_CFG.get("checkpoint") or f"{OUT}/unet/unet.pt"
-UNET_IMAGES = UNET_CFG.get("images", f"{RAW}/images" if SYNTHETIC else f"{LUNGSET}/images")
-UNET_MASKS = UNET_CFG.get("masks", f"{RAW}/lung_masks" if SYNTHETIC else f"{LUNGSET}/masks")
+# What the U-Net learns from: the synthetic set's own lungs, the implanted set's films with their
+# masks (whole patients held out), Montgomery for the others, unless unet.images names a set.
+LUNG_SET = {
+    "synthetic": (f"{RAW}/images", f"{RAW}/lung_masks", []),
+    "implanted": (f"{SOURCE.get('root')}/images", f"{SOURCE.get('root')}/masks", f"{SOURCE.get('root')}/labels.csv"),
+}.get(SOURCE["kind"], (f"{LUNGSET}/images", f"{LUNGSET}/masks", []))
+UNET_FROM_MONTGOMERY = not UNET_CFG.get("images") and SOURCE["kind"] not in ("synthetic", "implanted")
+UNET_IMAGES = UNET_CFG.get("images", LUNG_SET[0])
+UNET_MASKS = UNET_CFG.get("masks", LUNG_SET[1])
+UNET_LABELS = UNET_CFG.get("labels", LUNG_SET[2] if not UNET_CFG.get("images") else [])
 
 
 def _checked_tasks():
@@ -146,7 +156,10 @@ def option(flag, value):
 
 
 def table_options():
-    """A csv source's column names and label separator for prepare-splits; none for NIH's table."""
+    """The table's column names (and a csv source's label separator) for prepare-splits; none for
+    NIH's table. The implanted set's table has a csv table's default names and a split column."""
+    if IMPLANTED:
+        return option("--columns", json.dumps({"split": "split"}))
     if SOURCE["kind"] != "csv":
         return ""
     return option("--columns", json.dumps(SOURCE.get("columns", {}))) + option(
@@ -212,4 +225,6 @@ def final_targets():
         targets.append(f"{OUT}/tables/appendix.pdf")
     if not UNET_CFG.get("checkpoint"):
         targets.append(f"{OUT}/unet/report.json")
+    if LESIONS:
+        targets += expand(f"{OUT}/masks/{{task}}.coverage.json", task=TASKS)
     return targets

@@ -25,6 +25,30 @@ if SYNTHETIC:
         shell:
             "cxrloc synthesize --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
 
+elif IMPLANTED:
+
+    rule implant:
+        input:
+            films=SOURCE["root"],
+        output:
+            images=directory(f"{RAW}/images"),
+            metadata=METADATA,
+            lesions=directory(LESIONS),
+            markers=MARKERS,
+        log:
+            f"{OUT}/logs/implant.log",
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        params:
+            settings=settings("source"),
+            raw=folder("metadata"),
+        shell:
+            "cxrloc implant --films {input.films:q} --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
+
 elif SOURCE["kind"] == "nih":
 
     localrules:

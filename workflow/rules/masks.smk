@@ -1,7 +1,7 @@
 # Lung segmentation: train_unet (or a given checkpoint) → precache_masks, once per image.
 
 
-if not SYNTHETIC and not UNET_CFG.get("images"):
+if UNET_FROM_MONTGOMERY:
 
     localrules:
         download_montgomery,
@@ -54,7 +54,7 @@ if not UNET_CFG.get("checkpoint"):
         input:
             images=UNET_IMAGES,
             masks=UNET_MASKS,
-            labels=UNET_CFG.get("labels", []),
+            labels=UNET_LABELS,
             encoder_weights=UNET_WEIGHTS,
         output:
             unet=UNET,
@@ -119,3 +119,35 @@ rule precache_masks:
         "cxrloc precache-masks --unet {input.unet:q} --cache {params.cache:q} --device {params.device:q}"
         "{params.postprocess} --threads {threads} --out {output.lungs:q} --report {output.report:q}"
         " --figure {output.figure:q} --table {output.table:q} > {log:q} 2>&1"
+
+
+if LESIONS:
+
+    rule finding_coverage:
+        input:
+            **CACHE,
+            splits=f"{OUT}/splits/{{task}}.csv",
+            lungs=f"{OUT}/masks/lungs.npz",
+        output:
+            json=f"{OUT}/masks/{{task}}.coverage.json",
+            table=report(
+                f"{OUT}/masks/{{task}}.coverage.html",
+                caption="../report/finding_coverage.rst",
+                category="Lung masks",
+            ),
+        log:
+            f"{OUT}/logs/finding_coverage/{{task}}.log",
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=10,
+        params:
+            task=task_argument,
+            settings=settings("attention"),
+            cache=folder("images"),
+        shell:
+            "cxrloc finding-coverage --splits {input.splits:q} --cache {params.cache:q} --lungs {input.lungs:q}"
+            " --task {params.task:q} --settings {params.settings:q} --out {output.json:q} --table {output.table:q}"
+            " > {log:q} 2>&1"
