@@ -41,7 +41,7 @@ def test_a_folder_that_is_no_class_of_train_is_named(tmp_path, split, folder):
     root = make(tmp_path / "set", ("train", "val", "test", "test_iid"))
     (root / split / folder).mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / split / folder / "lost.png")
-    with pytest.raises(LayoutError, match=rf"set/{split}/{folder}: not one of the class folders of train/ "
+    with pytest.raises(LayoutError, match=rf"set/{split}/{folder}: not one of the class folders "
                                           r"\(0NoFinding, 1Effusion\)"):
         index_imagefolder(root, BUILTIN["ne"])
 

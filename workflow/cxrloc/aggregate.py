@@ -48,18 +48,22 @@ def _shortcut_report(part: pd.DataFrame, dataset: str, thresh, out: Path, cache:
     return made
 
 
-def _task_tables(part: pd.DataFrame, dataset: str, thresh, out: Path, suffix: str = "") -> list[str]:
+def _task_tables(part: pd.DataFrame, dataset: str, thresh, out: Path, suffix: str = "", on: str | None = None) -> list[str]:
+    """The per-λ, cross-entropy vs proposed and paired tables of one task's runs, on their own test
+    or, ``on`` an external set, on that set (λ still chosen on the study's own val)."""
     name, task = part["task"].iloc[0], _title(part)
     tag = f"{dataset}_{name}_t{thresh:g}{suffix}"
+    test = f"the external set {on}" if on else "test"
     made = _write(tables.lambda_table(tables.cells(part), is_binary(part["classes"].iloc[0])), out, f"{tag}_lambda",
-                  f"{dataset} {task}: test metrics per λ (threshold {thresh:g})")
+                  f"{dataset} {task}: {test} metrics per λ (threshold {thresh:g})")
     if "1" in set(part["lambda"]) and len(set(part["lambda"])) > 1:
         made += _write(tables.ce_vs_proposed(part), out, f"{tag}_ce_vs_proposed",
-                       f"{dataset} {task}: cross-entropy / proposed (best val F1 λ), test (threshold {thresh:g})")
+                       f"{dataset} {task}: cross-entropy / proposed (best val F1 λ), {test} (threshold {thresh:g})")
     if part["seed"].nunique() > 1:
-        made += _write(tables.paired_tests(part), out, f"{tag}_paired", f"{dataset} {task}: each λ vs λ = 1, paired by seed")
+        made += _write(tables.paired_tests(part), out, f"{tag}_paired",
+                       f"{dataset} {task}: each λ vs λ = 1 on {test}, paired by seed")
     reference = tables.reference_data("paper_lambda_sweep.csv")
-    if dataset == "nih" and ((reference["dataset"] == "nih") & (reference["task"] == name)).any():
+    if on is None and dataset == "nih" and ((reference["dataset"] == "nih") & (reference["task"] == name)).any():
         made += _write(tables.paper_vs_ours(tables.cells(part), reference, "nih", name), out,
                        f"{tag}_paper_vs_ours", f"NIH {task}: ours / the paper's (appendix), test, per λ")
     return made
@@ -79,17 +83,44 @@ def _overlay_rows(part: pd.DataFrame) -> list[tuple[str, Path]]:
     return rows
 
 
+def _variant_tables(part: pd.DataFrame, variants: list[str], dataset: str, thresh, out: Path, suffix: str = "",
+                    on: str | None = None) -> list[str]:
+    """``_task_tables`` of each objective (with cross-entropy beside it)."""
+    stems = []
+    for name in variants or ["ce"]:
+        tag = suffix + ("" if len(variants) <= 1 else f"_{name}")
+        stems += _task_tables(part[part["variant"].isin([name, "ce"])], dataset, thresh, out, tag, on)
+    return stems
+
+
+def _external_tables(part: pd.DataFrame, ext: pd.DataFrame, variants: list[str], dataset: str, thresh,
+                     out: Path) -> list[str]:
+    """Per external set, the task's tables on it (λ chosen on the study's own val), and one summary:
+    internal against external AUC per backbone, objective and λ."""
+    mine = ext[ext["internal"].isin(set(part["source"]))]
+    stems = []
+    for name, on in mine.groupby("external", sort=True):
+        stems += _variant_tables(pd.concat([part[part["split"] == "val"], on]), variants, dataset, thresh, out,
+                                 f"_external_{name}", name)
+    if len(mine):
+        stems += _write(tables.external_summary([Path(f) for f in mine["source"].unique()]), out,
+                        f"{dataset}_{part['task'].iloc[0]}_t{thresh:g}_external",
+                        f"{dataset} {_title(part)}: test AUC on its own test set and on each external set, and the "
+                        "change (mean over seeds, 95 % interval)")
+    return stems
+
+
 def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: Path,
-              cache: Path | None = None, lungs: Path | None = None) -> list[str]:
+              cache: Path | None = None, lungs: Path | None = None, externals: list[Path] = ()) -> list[str]:
     runs = tables.read_runs(run_files)
+    ext = tables.read_runs(list(externals))
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     stems: list[str] = []
     for (task, thresh), part in runs.groupby(["task", "thresh"], sort=False):
         variants = [m for m in dict.fromkeys(part["variant"]) if m not in BASELINES]
-        for name in variants or ["ce"]:
-            suffix = "" if len(variants) <= 1 else f"_{name}"
-            stems += _task_tables(part[part["variant"].isin([name, "ce"])], dataset, thresh, out, suffix)
+        stems += _variant_tables(part, variants, dataset, thresh, out)
+        stems += _external_tables(part, ext, variants, dataset, thresh, out)
         if len(variants) > 1 or set(part["variant"]) & (set(BASELINES) - {"ce"}):
             stems += _shortcut_report(part, dataset, thresh, out, cache, lungs)
         shown = part[part["variant"].isin(variants[:1] + ["ce"])]

@@ -87,6 +87,24 @@ def _index_imagefolder(a) -> None:
     print(report(splits))
 
 
+def _external_table(a) -> None:
+    from .io import atomic_path
+
+    if a.folder:
+        from .imagefolder import index_class_folders
+
+        table = index_class_folders(Path(a.folder), a.task)
+    else:
+        from .metadata import read_metadata
+        from .splits import external_split
+
+        meta = read_metadata(a.metadata, json.loads(a.columns) if a.columns else None, a.label_separator)
+        table = external_split(meta, a.task, a.metadata)
+    with atomic_path(a.out) as tmp:
+        table.to_csv(tmp, index=False)
+    print(f"{len(table)} images of {a.task.name}'s classes: {table['finding'].value_counts().to_dict()}")
+
+
 def _cache_images(a) -> None:
     import pandas as pd
 
@@ -208,17 +226,18 @@ def _spec(a):
     return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed, train_cfg, attention)
 
 
-def _splits_data(a, names):
-    """The named splits (those the split table has), and the identity of the inputs. A ceiling
-    run learns without the confounder (erased from train and val) and is tested on the same
-    images as every run; a masked run sees only the lungs, in every split."""
+def _splits_data(a, names, required=("train", "val", "test")):
+    """The named splits (those the split table has; the ``required`` ones must hold every class),
+    and the identity of the inputs. A ceiling run learns without the confounder (erased from train
+    and val) and is tested on the same images as every run; a masked run sees only the lungs, in
+    every split."""
     from .data import input_identity, load_split, mask_lungs, read_splits
     from .imagecache import ImageCache
     from .lungcache import LungCache
     from .splits import check_splits
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
-    check_splits(splits, a.task, a.splits)
+    check_splits(splits, a.task, a.splits, required)
     settings = getattr(a, "settings", None)
     attention = C.attention_config(C.load(settings) if settings else {})
     objective = objectives.get(a.objective or attention.mode)
@@ -257,19 +276,51 @@ def _evaluate(a) -> None:
     from .evaluate import evaluate
     from .imagecache import ImageCache
 
-    (va, te, iid), _ = _splits_data(a, ["val", "test", "test_iid"])
-    locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
-    markers = _markers(a)
-    r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)),
-                 markers, iid)
+    if a.external:
+        if not a.internal:
+            raise C.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
+        from .results import read_result
+
+        (te,), _ = _splits_data(a, ["test"], required=("test",))
+        threshold = (read_result(a.internal).localization or {}).get("iou_threshold")
+        r = evaluate(_spec(a), Path(a.model), None, te, Path(a.out), a.bootstrap, markers=_markers(a),
+                     external=a.external, iou_threshold=threshold)
+    else:
+        (va, te, iid), _ = _splits_data(a, ["val", "test", "test_iid"])
+        locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
+        r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)),
+                     _markers(a), iid)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
+
+
+def _predict(a) -> None:
+    import torch
+
+    from .device import resolve
+    from .predict import TrainedRun, film_names, predict
+
+    torch.set_num_threads(a.threads)
+    run = TrainedRun.read(Path(a.run))
+    unet = Path(a.unet) if a.unet else _study_unet(Path(a.run))
+    root, names = film_names(Path(a.images) if a.images else None, Path(a.table) if a.table else None)
+    table = predict(run, root, names, Path(a.out), resolve(a.device), unet, a.batch)
+    counts = table["predicted"].value_counts().to_dict()
+    print(f"predicted {len(table)} films with {run.folder.name} ({'lung U-Net ' + str(unet) if unet else 'no lung U-Net'}):"
+          f" {counts}; {Path(a.out) / 'predictions.csv'}, {Path(a.out) / 'cams'}/, {Path(a.out) / 'overview.png'}")
+
+
+def _study_unet(run: Path) -> Path | None:
+    """The lung U-Net of the run's study (``results/<dataset>/unet/unet.pt``), where there is one."""
+    path = run.resolve().parent.parent / "unet" / "unet.pt"
+    return path if path.is_file() else None
 
 
 def _aggregate(a) -> None:
     from .aggregate import aggregate
 
     stems = aggregate([Path(f) for f in a.runs], [Path(f) for f in a.histories], a.dataset, Path(a.out),
-                      Path(a.cache) if a.cache else None, Path(a.lungs) if a.lungs else None)
+                      Path(a.cache) if a.cache else None, Path(a.lungs) if a.lungs else None,
+                      [Path(f) for f in a.externals])
     print(f"wrote {len(stems)} tables to {a.out}")
 
 
@@ -387,6 +438,16 @@ def parser() -> argparse.ArgumentParser:
                                                             "listed in <out>.missing.csv")
     p.set_defaults(func=_prepare_splits)
 
+    p = sub.add_parser("external-table", help="an external test set's table: every image of the task's classes")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--metadata", help="NIH-style Data_Entry CSV, or any table with --columns")
+    where.add_argument("--folder", help="a folder of class folders (<class>/*.png, sorted into label order)")
+    p.add_argument("--columns", help="JSON: the table's column of image, labels and patient")
+    p.add_argument("--label-separator", default="|", help="between the findings of a multi-label row")
+    p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_external_table)
+
     p = sub.add_parser("index-imagefolder", help="the split table of a train|val|test/<class>/ folder")
     p.add_argument("--root", required=True)
     p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
@@ -468,11 +529,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--localization", help="a localization set (<task>.localization.csv) to score CAMs against")
+    p.add_argument("--external", metavar="NAME", help="evaluate on an external test set of this name: --splits, "
+                                                      "--cache and --lungs are that set's (its table holds only test)")
+    p.add_argument("--internal", help="with --external: the run's own metrics.json (the CAM threshold its val chose)")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="apply one trained run to new films: probabilities, heat maps, an overview")
+    p.add_argument("--run", required=True, help="a trained run's folder (results/<dataset>/runs/<run>/)")
+    films = p.add_mutually_exclusive_group(required=True)
+    films.add_argument("--images", help="a folder of films (png, jpg; any size and aspect)")
+    films.add_argument("--table", help="a CSV with an image column: paths under the table's folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--unet", help="the lung U-Net to draw lungs and target regions with (default: the run's study's)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_predict)
 
     p = sub.add_parser("aggregate", help="tables, figures and appendix.tex")
     p.add_argument("--runs", nargs="+", required=True)
     p.add_argument("--histories", nargs="*", default=[])
+    p.add_argument("--externals", nargs="*", default=[], help="runs' results on external sets (runs/<run>/external/<set>.json)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--cache", help="image cache, for the CAM overlays")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -15,6 +15,9 @@ from .imagecache import ImageCache
 from .io import sha256sum
 from .lungcache import LungCache
 from .marker import Markers
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -81,6 +84,8 @@ def normalize(images_uint8: torch.Tensor) -> torch.Tensor:
 
 
 def read_splits(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_csv(path, dtype={"patient": str})
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 
 from .cam import grad_cam
@@ -18,7 +18,6 @@ from .device import resolve
 from .imagecache import ImageCache
 from .io import atomic_path, atomic_write_json
 from .localization import best_threshold, dilate, energy_inside, pointing_game, scores, tolerance_px
-from .locset import box_masks
 from .marker import Markers
 from .metrics import auc, bootstrap_ci, point_metrics
 from .objectives import get
@@ -26,6 +25,9 @@ from .regions import kinds_for, target_regions
 from .results import SCHEMA_VERSION
 from .tasks import Task
 from .train import RunSpec, build_model, predict_proba
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def load_trained(path: Path, spec: RunSpec, device):
@@ -118,18 +120,29 @@ def save_examples(model, layer, test: SplitData, device, out: Path, markers: Mar
 
 def tuned_scores(v_cams, v_truth, t_cams, t_truth) -> dict:
     """Scores on test with the binarization threshold tuned on val; maps with empty truth are skipped."""
-    keep_v, keep_t = v_truth.flatten(1).any(1), t_truth.flatten(1).any(1)
-    thresh = best_threshold(v_cams[keep_v], v_truth[keep_v]) if keep_v.any() else 0.5
-    return scores(t_cams[keep_t], t_truth[keep_t], thresh)
+    keep_v = v_truth.flatten(1).any(1)
+    return scored(t_cams, t_truth, best_threshold(v_cams[keep_v], v_truth[keep_v]) if keep_v.any() else 0.5)
 
 
-def lesion_localization(model, layer, val: SplitData, test: SplitData, device, task: Task) -> dict | None:
-    """Against the true lesion masks of the split's positives (synthetic sets); and the
-    share of CAM energy inside the target region of the attention term (the lung-box part)."""
-    if test.lesions is None or val.lesions is None:
+def scored(cams, truth, thresh: float) -> dict:
+    """``localization.scores`` of the maps whose truth is not empty."""
+    keep = truth.flatten(1).any(1)
+    return scores(cams[keep], truth[keep], thresh)
+
+
+def lesion_localization(model, layer, val: SplitData | None, test: SplitData, device, task: Task,
+                        thresh: float | None = None) -> dict | None:
+    """Against the true lesion masks of the split's positives (synthetic and implanted sets), the IoU
+    threshold tuned on val (or ``thresh``: an external set takes its run's); and the share of CAM
+    energy inside the target region of the attention term (the lung-box part)."""
+    if test.lesions is None or (val is not None and val.lesions is None):
         return None
-    v_cams, t_cams = true_class_cams(model, layer, val, device), true_class_cams(model, layer, test, device)
-    result = tuned_scores(v_cams, val.lesions[val.labels > 0] > 0, t_cams, test.lesions[test.labels > 0] > 0)
+    t_cams = true_class_cams(model, layer, test, device)
+    t_truth = test.lesions[test.labels > 0] > 0
+    if val is not None:
+        result = tuned_scores(true_class_cams(model, layer, val, device), val.lesions[val.labels > 0] > 0, t_cams, t_truth)
+    else:
+        result = scored(t_cams, t_truth, 0.5 if thresh is None else thresh)
     positives = test.labels > 0
     regions = target_regions("box", test.boxes[positives], kinds_for(task)[test.labels[positives]], t_cams.shape[-1],
                              test.lung_masks[positives])
@@ -138,6 +151,7 @@ def lesion_localization(model, layer, val: SplitData, test: SplitData, device, t
 
 def box_localization(model, layer, locset: pd.DataFrame, cache: ImageCache, device) -> dict:
     """Against radiologist boxes (NIH): threshold tuned on the set's val half, scored on its test half."""
+    from .locset import box_masks
     halves = []
     for split in ("val", "test"):
         part = locset[locset["split"] == split]
@@ -151,9 +165,12 @@ def box_localization(model, layer, locset: pd.DataFrame, cache: ImageCache, devi
     return tuned_scores(*halves)
 
 
-def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, out: Path,
+def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData | None, test: SplitData, out: Path,
              n_bootstrap: int = 200, locset: pd.DataFrame | None = None, cache: ImageCache | None = None,
-             markers: Markers | None = None, test_iid: SplitData | None = None) -> dict:
+             markers: Markers | None = None, test_iid: SplitData | None = None, external: str | None = None,
+             iou_threshold: float | None = None) -> dict:
+    """The run's metrics JSON: on its own val, test (and test_iid), or, for an ``external`` set (no
+    val), on that set alone with the CAM threshold its run chose on its own val (``iou_threshold``)."""
     device = resolve(spec.train.device)
     torch.set_num_threads(spec.train.threads)
     tic = time.time()
@@ -161,7 +178,7 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
     run = {"dataset": spec.dataset, "task": spec.task.name, "classes": list(spec.task.classes),
            "backbone": spec.backbone, "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed,
            "mode": spec.attention.mode, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch")}
-    result = {"schema": SCHEMA_VERSION, "run": run}
+    result = {"schema": SCHEMA_VERSION, "run": run, "external": external}
     for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
         if data is None:
             continue
@@ -171,12 +188,13 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData, test: SplitData, o
                         "ci95": bootstrap_ci(y, proba, n_bootstrap, seed=spec.seed),
                         "proba": np.round(proba[:, 1:], 5).tolist() if name == "test" else None,
                         "labels": y.tolist() if name == "test" else None}
-    result["localization"] = lesion_localization(model, layer, val, test, device, spec.task)
+    result["localization"] = lesion_localization(model, layer, val, test, device, spec.task, iou_threshold)
     if locset is not None:
         result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
     if markers is not None:
         result["shortcut"] = shortcut_use(model, layer, test, markers, device, spec)
-    save_examples(model, layer, test, device, out.with_name("cams.npz"), markers)
+    if external is None:
+        save_examples(model, layer, test, device, out.with_name("cams.npz"), markers)
     result["seconds"] = time.time() - tic
     atomic_write_json(out, result)
     return result

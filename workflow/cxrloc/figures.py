@@ -1,5 +1,5 @@
-"""Figures for the report: metric vs λ with intervals, training curves, ROC curves and
-the lung-mask quality grid."""
+"""Figures for the report: metric vs λ with intervals, training curves, ROC curves, the
+lung-mask quality grid; and the heat-map overlays and overview grid of ``cxrloc predict``."""
 
 from __future__ import annotations
 
@@ -142,4 +142,52 @@ def cam_overlays(rows: list[tuple[str, Path]], cache, lungs, out: Path) -> None:
                 ax.contour(lesions[index[name]] > 0, levels=[0.5], colors="cyan", linewidths=0.6)
             ax.set_title(f"{label}\n{name}", fontsize=5)
             ax.axis("off")
+    save(fig, out)
+
+
+def _edge(mask: np.ndarray) -> np.ndarray:
+    """The outline of a boolean mask, about 1/200 of its side thick."""
+    from scipy import ndimage
+
+    return mask & ~ndimage.binary_erosion(mask, iterations=max(1, round(max(mask.shape) / 200)))
+
+
+def heat_overlay(film: np.ndarray, cam: np.ndarray, lungs: np.ndarray | None, region: np.ndarray | None):
+    """A film at its own size with a Grad-CAM (square, stretched over the film as the cache stretches
+    it) in the jet colours, and where given the lung mask's outline (green) and the target region's
+    (yellow); a PIL image."""
+    from PIL import Image
+
+    h, w = film.shape
+
+    def stretched(a: np.ndarray, resample) -> np.ndarray:
+        return np.asarray(Image.fromarray(a).resize((w, h), resample))
+
+    heat = stretched(cam.astype(np.float32), Image.Resampling.BILINEAR)
+    rgb = 0.6 * np.repeat(film[..., None], 3, axis=2) + 0.4 * 255 * plt.get_cmap("jet")(np.clip(heat, 0, 1))[..., :3]
+    for mask, colour in ((lungs, (0, 255, 0)), (region, (255, 255, 0))):
+        if mask is not None:
+            rgb[_edge(stretched(mask.astype(np.uint8) * 255, Image.Resampling.NEAREST) > 127)] = colour
+    return Image.fromarray(rgb.round().clip(0, 255).astype(np.uint8))
+
+
+def overview(table: pd.DataFrame, tiles: list, classes: tuple[str, ...], out: Path, k: int = 6) -> None:
+    """A grid of the overlays: the most confident positives, the most confident negatives and the
+    least certain films (``table``: ``predictions.csv``'s rows, ``tiles`` the overlays in its order)."""
+    positive = 1 - table[f"p_{classes[0]}"].to_numpy()  # any finding rather than the control class
+    threshold = table["threshold"].iloc[0]
+    middle = float(threshold) if threshold != "argmax" else 0.5
+    order = np.argsort(-positive, kind="stable")
+    picks = {"most confident positives": order[:k], "most confident negatives": order[::-1][:k],
+             "least certain": np.argsort(np.abs(positive - middle), kind="stable")[:k]}
+    fig, axes = plt.subplots(3, k, figsize=(1.9 * k, 6.6), squeeze=False)
+    for row, (title, rows) in zip(axes, picks.items()):
+        row[0].set_title(title, fontsize=8, loc="left")
+        for ax, i in zip(row, rows):
+            ax.imshow(tiles[i])
+            ax.set_xlabel(f"{str(table['image'].iloc[i])[-22:]}\n{table['predicted'].iloc[i]} "
+                          f"(p {positive[i]:.2f})", fontsize=6)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
     save(fig, out)

@@ -6,14 +6,17 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from .errors import CxrlocError
 from .io import CacheError, allocate, atomic_dir, folder_digest, load_array, write_sums
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class ImageError(CxrlocError, ValueError):
@@ -107,12 +110,16 @@ class ImageCache:
 
     @property
     def index(self) -> pd.Series:
+        import pandas as pd
+
         idx = pd.read_csv(self.folder / "index.csv")
         return pd.Series(idx["row"].to_numpy(), index=idx["image"])
 
     @property
     def sizes(self) -> pd.DataFrame:
         """Source ``width, height`` of every cached image (to scale boxes drawn on the source)."""
+        import pandas as pd
+
         return pd.read_csv(self.folder / "index.csv", index_col="image")[["width", "height"]]
 
     def images(self) -> np.ndarray:
@@ -151,6 +158,8 @@ def _reserved_memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:
 
 def build_cache(images: list[str], image_dir: Path, out: Path, size: int, threads: int = 1,
                 lesion_dir: Path | None = None) -> ImageCache:
+    import pandas as pd
+
     check_present(images, image_dir)
     names = sorted(set(images))
     with atomic_dir(out) as tmp:

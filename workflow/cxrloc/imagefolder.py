@@ -29,14 +29,33 @@ def _images(folder: Path) -> list[Path]:
     return sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
 
 
-def _class_folders(root: Path, task: Task) -> list[str]:
-    """The class folders of ``train/``, checked against the task's classes."""
-    folders = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+def _class_folders(folder: Path, task: Task) -> list[str]:
+    """The class folders of ``folder``, checked against the task's classes."""
+    folders = sorted(p.name for p in folder.iterdir() if p.is_dir())
     names = task.classes
     if len(folders) != len(names):
-        raise LayoutError(f"{root / 'train'}: {len(folders)} class folder(s) {folders}, but task {task.name} has "
+        raise LayoutError(f"{folder}: {len(folders)} class folder(s) {folders}, but task {task.name} has "
                           f"{len(names)} classes {list(names)}: one folder per class, in label order when sorted")
     return folders
+
+
+def _rows(root: Path, split: str, folders: list[str], task: Task, split_folder: str = "") -> list[dict]:
+    """The images of one split: every class folder there, none empty, and no other folder."""
+    where = root / split_folder
+    strangers = sorted(p for p in where.iterdir() if p.is_dir() and p.name not in folders)
+    if strangers:
+        raise LayoutError(f"{strangers[0]}: not one of the class folders ({', '.join(folders)}); its images would be "
+                          f"left out: rename it to its class or move it out of {root}")
+    rows = []
+    for label, folder in enumerate(folders):
+        images = _images(where / folder) if (where / folder).is_dir() else []
+        if not images:
+            raise LayoutError(f"{where / folder}: missing or holds no image ({', '.join(sorted(SUFFIXES))}); "
+                              f"every split needs images of every class")
+        for f in images:
+            rel = f"{split_folder}/{folder}/{f.name}".lstrip("/")
+            rows.append({"image": rel, "patient": rel, "finding": task.classes[label], "label": label, "split": split})
+    return rows
 
 
 def index_imagefolder(root: Path, task: Task) -> pd.DataFrame:
@@ -45,19 +64,11 @@ def index_imagefolder(root: Path, task: Task) -> pd.DataFrame:
     if missing:
         raise LayoutError(f"{root}: missing split folder(s) {missing}; expected train/, val/, test/ "
                           "(and optionally test_iid/), each with one folder per class")
-    folders, names = _class_folders(root, task), task.classes
-    rows = []
-    for split in REQUIRED + tuple(s for s in OPTIONAL if (root / s).is_dir()):
-        strangers = sorted(p for p in (root / split).iterdir() if p.is_dir() and p.name not in folders)
-        if strangers:
-            raise LayoutError(f"{strangers[0]}: not one of the class folders of train/ ({', '.join(folders)}); its "
-                              f"images would be left out: rename it to its class or move it out of {root}")
-        for label, folder in enumerate(folders):
-            images = _images(root / split / folder) if (root / split / folder).is_dir() else []
-            if not images:
-                raise LayoutError(f"{root / split / folder}: missing or holds no image ({', '.join(sorted(SUFFIXES))}); "
-                                  f"every split needs images of every class")
-            for f in images:
-                rel = f"{split}/{folder}/{f.name}"
-                rows.append({"image": rel, "patient": rel, "finding": names[label], "label": label, "split": split})
-    return pd.DataFrame(rows)
+    folders = _class_folders(root / "train", task)
+    splits = REQUIRED + tuple(s for s in OPTIONAL if (root / s).is_dir())
+    return pd.DataFrame([row for split in splits for row in _rows(root, split, folders, task, split)])
+
+
+def index_class_folders(root: Path, task: Task, split: str = "test") -> pd.DataFrame:
+    """The table of a set laid out ``<class>/*.png`` (an external test set), all in ``split``."""
+    return pd.DataFrame(_rows(root, split, _class_folders(root, task), task))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .io import load_arrays
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BOX = ["x", "y", "w", "h"]
 
@@ -22,6 +25,8 @@ class LungCache:
 
     @classmethod
     def read(cls, path: Path) -> LungCache:
+        import pandas as pd
+
         z = load_arrays(path, ("image", "box", "mask", "flags", "flag_names", "digest"))
         boxes = pd.DataFrame(z["box"], index=z["image"], columns=BOX)
         flags = pd.DataFrame(z["flags"], index=z["image"], columns=[str(f) for f in z["flag_names"]])

@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import ndimage
 
 from .config import ConfigError
 from .errors import CxrlocError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MARKER_SIZE = 0.07  # side, as a fraction of the image side
 MARKER_MARGIN = 0.04  # corner placement: distance from the top and right edges
@@ -42,6 +44,8 @@ def corner_box() -> tuple[float, float, float]:
 def lung_box(lungs: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
     """A square inside the lung mask, wholly above the middle row of the lungs' extent (the
     upper lung field: outside effusion's target region, the lower half of the lung box)."""
+    from scipy import ndimage
+
     n = lungs.shape[0]
     k = max(1, round(MARKER_SIZE * n))
     fits = ndimage.binary_erosion(lungs, np.ones((k, k), bool), origin=(-(k // 2), -(k // 2)))  # top-left corners
@@ -61,6 +65,8 @@ class Markers:
 
     @classmethod
     def read(cls, path: Path) -> Markers:
+        import pandas as pd
+
         table = pd.read_csv(path)
         missing = [c for c in COLUMNS if c not in table.columns]
         if missing:

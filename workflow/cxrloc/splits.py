@@ -121,6 +121,17 @@ def given_splits(meta: pd.DataFrame, task: Task, where: str | Path) -> pd.DataFr
     return _ordered(out, names)
 
 
+def external_split(meta: pd.DataFrame, task: Task, where: str | Path) -> pd.DataFrame:
+    """An external test set: every single-label image of the task's classes, all in ``test``; a class
+    without an image is an error naming the set."""
+    out = _single_label(meta, task.classes).assign(split="test")
+    absent = [c for c in task.classes if c not in set(out["finding"])]
+    if absent:
+        raise SplitError(f"{where}: no single-label image of {', '.join(absent)}; an external test set of task "
+                         f"{task.name} needs images of every class")
+    return _ordered(out, task.classes)
+
+
 def _ordered(out: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     out = out.assign(label=out["finding"].map({n: i for i, n in enumerate(names)}),
                      split=pd.Categorical(out["split"], SPLITS, ordered=True))
@@ -164,19 +175,20 @@ def report(splits: pd.DataFrame) -> dict:
     }
 
 
-def check_splits(splits: pd.DataFrame, task: Task, where: str | Path) -> None:
-    """Every image once; train, val and test present, each with every class of the task (a
+def check_splits(splits: pd.DataFrame, task: Task, where: str | Path,
+                 required: tuple[str, ...] = ("train", "val", "test")) -> None:
+    """Every image once; the ``required`` splits present, each with every class of the task (a
     one-class val or test split would give AUC NaN after training, not an error before it)."""
     duplicated = splits.loc[splits["image"].duplicated(), "image"].unique().tolist()
     if duplicated:
         raise SplitError(f"{where}: image(s) in more than one row: {', '.join(duplicated[:10])}")
     names = task.classes
-    for split in ("train", "val", "test"):
+    for split in required:
         have = set(splits.loc[splits["split"] == split, "label"])
         absent = [f"{name} (label {i})" for i, name in enumerate(names) if i not in have]
         if absent:
             raise SplitError(f"{where}: split {split!r} has no image of class {', '.join(absent)}; task {task.name} "
-                             f"needs every class in train, val and test: add images or choose another task")
+                             f"needs every class in {', '.join(required)}: add images or choose another task")
 
 
 def write_splits(splits: pd.DataFrame, out: str | Path, task: Task) -> None:

@@ -26,14 +26,55 @@ RUN_METRIC = {"precision": "precision_weighted", "f1": "f1_weighted"}
 
 
 def read_runs(paths: list[Path]) -> pd.DataFrame:
-    """Long table of every run's metrics: one row per run × split × metric, with its source file."""
+    """Long table of every run's metrics: one row per run × split × metric, with its source file; an
+    external set's file (its split: test) names the set and its run's own file (``internal``)."""
     rows = []
     for path in paths:
         result = read_result(path)
+        origin = {"external": result.external, "internal": str(internal_of(path)) if result.external else None}
         for split in ("val", "test"):
-            for metric, value in result.splits[split].metrics.items():
-                rows.append({**result.run.row(), "split": split, "metric": metric, "value": value, "source": str(path)})
-    return pd.DataFrame(rows)
+            for metric, value in (result.splits[split].metrics.items() if split in result.splits else ()):
+                rows.append({**result.run.row(), "split": split, "metric": metric, "value": value, "source": str(path),
+                             **origin})
+    return pd.DataFrame(rows, columns=None if rows else ["source", "external", "internal", "split"])
+
+
+def internal_of(external: Path) -> Path:
+    """A run's own metrics file, beside its ``external/<set>.json``."""
+    return Path(external).parent.parent / "metrics.json"
+
+
+def _auc_halfwidth(result) -> float:
+    """Half the width of a run's 95 % bootstrap interval of its test AUC."""
+    low, high = result.splits["test"].ci95.get("auc", (np.nan, np.nan))
+    return (high - low) / 2
+
+
+def external_summary(paths: list[Path]) -> pd.DataFrame:
+    """Per external set, backbone, objective and λ: the test AUC on the study's own test and on the
+    set, and the change: its mean over seeds with a 95 % t-interval (one seed: the interval of the
+    difference of two independent bootstrap estimates)."""
+    rows = []
+    for path in paths:
+        ext, own = read_result(path), read_result(internal_of(path))
+        rows.append({"set": ext.external, "backbone": ext.run.backbone, "objective": ext.run.variant,
+                     "lambda": ext.run.lam, "own": own.metric("test", "auc"), "external": ext.metric("test", "auc"),
+                     "halfwidth": float(np.hypot(_auc_halfwidth(own), _auc_halfwidth(ext)))})
+    runs = pd.DataFrame(rows)
+    out = []
+    for (name, backbone, objective), by_objective in runs.groupby(["set", "backbone", "objective"], sort=False):
+        for lam in ordered_lambdas(by_objective["lambda"]):
+            part = by_objective[by_objective["lambda"] == lam]
+            change = part["external"] - part["own"]
+            if len(part) > 1:
+                half = stats.t.ppf(0.975, len(part) - 1) * change.std(ddof=1) / np.sqrt(len(part))
+            else:
+                half = part["halfwidth"].iloc[0]
+            out.append({"external set": name, "Model": backbone_label(backbone), "objective": objective,
+                        "λ": lambda_label(lam), "seeds": len(part), "own test AUC": mean_sd(part["own"]),
+                        "external AUC": mean_sd(part["external"]),
+                        "change [95% CI]": f"{change.mean():+.3f} [{change.mean() - half:+.3f}, {change.mean() + half:+.3f}]"})
+    return pd.DataFrame(out)
 
 
 def mean_sd(values: pd.Series) -> str:

@@ -14,9 +14,9 @@ import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -33,6 +33,9 @@ from .schedule import Schedule
 from .step import Steps, StepSettings, fits_on, optimizer, resident
 from .tasks import Task
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -48,6 +51,13 @@ class RunSpec:
     @property
     def schedule(self) -> Schedule:
         return Schedule(self.lam, self.train.warmup_epochs)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSpec:
+        """The spec a checkpoint keeps (``asdict``) as a ``RunSpec`` again."""
+        task = Task(d["task"]["name"], tuple(d["task"]["classes"]), tuple(d["task"]["regions"]))
+        return cls(d["dataset"], task, d["backbone"], d["lam"], d["thresh"], d["seed"], TrainConfig(**d["train"]),
+                   AttentionConfig(**d["attention"]))
 
     def fingerprint(self, inputs: dict[str, str]) -> str:
         """What the run's result depends on: its settings (but the CPU thread count, which a rerun
@@ -216,7 +226,9 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "history": history,
                     "best": best, "since_best": since_best, "rng": torch.get_rng_state()}, state_path)
     save_torch({"state_dict": best["weights"], "spec": asdict(spec), "best_epoch": best["epoch"],
-                "fingerprint": fingerprint}, out / "model.pt")
+                "fingerprint": fingerprint, "image_size": int(train_data.images.shape[-1])}, out / "model.pt")
+    import pandas as pd
+
     hist = pd.DataFrame(history)
     atomic_write_text(out / "history.csv", hist.to_csv(index=False))
     for state in (state_path, *out.glob("state.*.pt")):  # finished: a rerun trains afresh, never "resumes" a

@@ -168,7 +168,8 @@ def train_unet(images: Path, masks: Path, cfg: UNetConfig, out: Path, device: to
     seconds = time.time() - start
     result, pred = score_images(model, data, test, device, cfg.postprocess)
     save_torch({"state_dict": model.state_dict(), "encoder": cfg.encoder, "image_size": cfg.image_size,
-                "decoder_channels": list(cfg.decoder_channels), "standardize": standardize}, out)
+                "decoder_channels": list(cfg.decoder_channels), "standardize": standardize,
+                "postprocess": cfg.postprocess}, out)
     report = {**result, "train_images": len(train), "held_out_images": len(test),
               "train_patients": len({data.patients[i] for i in train}),
               "held_out_patients": len({data.patients[i] for i in test}), "seconds": seconds,
@@ -225,8 +226,17 @@ def square_masks(model: torch.nn.Module, size: int, gray: np.ndarray, device: to
     return [final_mask(p, postprocess) for p in at_cache]
 
 
+MASK_SIZE = 64  # the side of the lung masks kept per image (regions are upsampled from them)
+
+
+def stored(mask: np.ndarray, mask_size: int = MASK_SIZE) -> np.ndarray:
+    """A lung mask as the lung cache keeps it: uint8 at ``mask_size`` (nearest)."""
+    small = F.interpolate(torch.from_numpy(mask)[None, None].float(), size=(mask_size,) * 2, mode="nearest")
+    return small[0, 0].numpy().astype(np.uint8)
+
+
 def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.device,
-             mask_size: int = 64, batch: int = 32, postprocess: bool = False) -> dict:
+             mask_size: int = MASK_SIZE, batch: int = 32, postprocess: bool = False) -> dict:
     """Mask, box and flags of every cached image, in one ``.npz``; the paper's fallback on empty masks."""
     model, size = load(checkpoint, device)
     images = cache.images()
@@ -239,8 +249,7 @@ def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.devic
         for j, m in enumerate(square_masks(model, size, np.array(images[i : i + batch]), device, postprocess)):
             boxes[i + j] = lung_box(m)
             flagged[i + j] = [flags(m)[f] for f in FLAGS]
-            small = F.interpolate(torch.from_numpy(m)[None, None].float(), size=(mask_size,) * 2, mode="nearest")
-            masks[i + j] = small[0, 0].numpy()
+            masks[i + j] = stored(m, mask_size)
     seconds = time.time() - start
     names = cache.index.index.to_numpy().astype(str)
     arrays = {"image": names, "box": boxes, "mask": masks, "flags": flagged, "flag_names": np.array(FLAGS)}

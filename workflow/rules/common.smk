@@ -52,13 +52,39 @@ MONTGOMERY_URL = "https://openi.nlm.nih.gov/imgs/collections/NLM-MontgomeryCXRSe
 MONTGOMERY_SHA256 = "54601e952315d8f67383e9202a6e145997ade429f54f7e0af44b4e158714f424"  # as torch-em's loader pins it
 LUNGSET = "data/lungsets/montgomery"
 
-# The image cache: every file of it, so each job that reads it declares them all.
-CACHE = {
-    "images": f"{OUT}/cache/images.npy",
-    "index": f"{OUT}/cache/index.csv",
-    "digest": f"{OUT}/cache/SHA256SUMS",
-    **({"lesions": f"{OUT}/cache/lesions.npy"} if LESIONS else {}),
-}
+
+def cache_files(folder, lesions):
+    """An image cache's files, so each job that reads it declares them all."""
+    files = {"images": f"{folder}/images.npy", "index": f"{folder}/index.csv", "digest": f"{folder}/SHA256SUMS"}
+    return {**files, "lesions": f"{folder}/lesions.npy"} if lesions else files
+
+
+CACHE = cache_files(f"{OUT}/cache", LESIONS)
+
+# External test sets, by name: each cached and segmented once; every run evaluated on each.
+EXTERNAL = config["external"]
+
+
+def external(name):
+    """What an external set provides: its images folder, its table (or class folders), lesion masks
+    and markers (a synthetic set has both)."""
+    ext = EXTERNAL[name]
+    if ext["kind"] == "synthetic":
+        raw = f"{OUT}/external/{name}/raw"
+        return {
+            "images": f"{raw}/images",
+            "table": f"{raw}/Data_Entry.csv",
+            "lesions": f"{raw}/lesion_masks",
+            "markers": f"{raw}/markers.csv",
+        }
+    if ext["kind"] == "csv":
+        return {"images": ext["root"], "table": ext["table"], "lesions": None, "markers": None}
+    return {"images": ext["root"], "table": None, "lesions": None, "markers": None}
+
+
+def external_cache(name):
+    return cache_files(f"{OUT}/external/{name}/cache", external(name)["lesions"])
+
 
 # Lung segmentation: a trained U-Net (or a given checkpoint) and what it is trained on.
 UNET_CFG = config.get("unet", {})
@@ -126,6 +152,7 @@ RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}
 
 wildcard_constraints:
     task="|".join(TASKS),
+    ext="|".join(re.escape(e) for e in EXTERNAL) or "(?!)",
     backbone="|".join(re.escape(b) for b in BACKBONES),
     lam=r"[0-9.]+a?(w[0-9]+)?",
     thresh=r"[0-9.]+",
@@ -153,6 +180,20 @@ def option(flag, value):
     """`` --flag 'value' …`` with every value shell-quoted; nothing when there is no value."""
     values = [v for v in (value if isinstance(value, (list, tuple)) else [value]) if v]
     return f" {flag} {' '.join(shlex.quote(str(v)) for v in values)}" if values else ""
+
+
+def external_table_options(name):
+    """external-table's source of the set: its table (NIH's columns for a synthetic set; a csv set's
+    own) or its class folders."""
+    ext = EXTERNAL[name]
+    if ext["kind"] == "imagefolder":
+        return option("--folder", ext["root"])
+    columns = option("--columns", json.dumps(ext.get("columns", {}))) if ext["kind"] == "csv" else ""
+    return (
+        option("--metadata", external(name)["table"])
+        + columns
+        + option("--label-separator", ext.get("label_separator"))
+    )
 
 
 def table_options():

@@ -12,6 +12,7 @@ rule aggregate:
         runs=grid(f"{run_dir()}/metrics.json"),
         histories=grid(f"{run_dir()}/history.csv"),
         cams=grid(f"{run_dir()}/cams.npz"),
+        externals=[f for e in EXTERNAL for f in grid(f"{run_dir()}/external/{e}.json")],
         lungs=f"{OUT}/masks/lungs.npz",
     output:
         appendix=f"{OUT}/tables/appendix.tex",
@@ -42,7 +43,8 @@ rule aggregate:
         cache=folder("images"),
     shell:
         "cxrloc aggregate --dataset {params.dataset:q} --runs {input.runs:q} --histories {input.histories:q}"
-        " --out {params.out:q} --cache {params.cache:q} --lungs {input.lungs:q} > {log:q} 2>&1"
+        " --externals {input.externals:q} --out {params.out:q} --cache {params.cache:q} --lungs {input.lungs:q}"
+        " > {log:q} 2>&1"
 
 
 rule appendix_pdf:

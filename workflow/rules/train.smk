@@ -87,7 +87,7 @@ rule evaluate:
         task=task_argument,
         settings=settings("train", "attention", "weights", "device"),
         cache=folder("images"),
-        bootstrap=config.get("evaluate", {}).get("bootstrap", 200),
+        bootstrap=config["evaluate"]["bootstrap"],
         locset=lambda w, input: option("--localization", input.locset),
         markers=lambda w, input: option("--markers", input.markers),
     shell:

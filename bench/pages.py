@@ -1,0 +1,235 @@
+"""The pages written from benchmark results: ``docs/speed.md`` whole, and marked blocks of others (the
+README's table of the shortcut benchmark's answer, the benchmark's tables in ``docs/shortcut.md``,
+the lung U-Net's figures in ``docs/lungs.md``). Every figure there is read from a file under
+``bench/results/``, with the date, machine and commit of the run that wrote it (recorded in the
+file, or, for a file written before cxrloc recorded them, the last commit that changed it).
+``--check`` fails, naming the page, where a page differs from what the files say now (a test runs it).
+
+    python bench/pages.py
+    python bench/pages.py --check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SPEED = ROOT / "docs" / "speed.md"
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The lines around a generated block of a page."""
+    return (f"<!-- {name}: written by bench/pages.py from bench/results/; do not edit by hand -->",
+            f"<!-- end of {name} -->")
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def provenance(name: str) -> str:
+    """``date, machine, commit`` of a results file: its own record, else git's last change of it."""
+    data = load(name) if name.endswith(".json") else {}
+    if "commit" not in data:
+        log = subprocess.run(["git", "log", "-1", "--format=%as %h", "--", f"bench/results/{name}"], cwd=ROOT,
+                             capture_output=True, text=True).stdout.split()
+        data = {"date": log[0] if log else "not committed", "commit": log[1] if log else "none", **data}
+    return f"`bench/results/{name}`: {data['date']}, {data.get('machine', 'machine not recorded')}, commit {data['commit']}"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]) + "\n"
+
+
+def md_rows(name: str) -> dict[str, dict[str, str]]:
+    """A markdown table written by ``cxrloc aggregate`` (pandas' pipe format), by its first column."""
+    lines = [line for line in (RESULTS / name).read_text().splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+    return {row[header[0]]: row for row in rows}
+
+
+def mean(cell: str) -> float:
+    return float(cell.split("±")[0])
+
+
+BENCHMARKS = (  # set, marker placement, the dataset's shortcut table
+    ("synthetic phantoms, 64 px", "corner", "shortcut_ne_t0.5_shortcut.md"),
+    ("synthetic phantoms, 64 px", "in the lung", "shortcut_lung_ne_t0.5_shortcut.md"),
+    ("real films, implanted effusion, 96 px", "corner", "shortcut_real_ne_t0.5_shortcut.md"),
+    ("real films, implanted effusion, 96 px", "in the lung", "shortcut_real_lung_ne_t0.5_shortcut.md"),
+)
+
+
+def answer() -> str:
+    """The README's key table: cross-entropy, swap (λ chosen on val) and the ceiling on each benchmark."""
+    from cxrloc.shortcut import gap_closed
+
+    rows = []
+    for data, marker, name in BENCHMARKS:
+        if not (RESULTS / name).exists():
+            continue
+        t = md_rows(name)
+        ce, swap, ceiling = t["ce"], t["swap"], t["ceiling"]
+        rows.append([data, marker, ce["shifted AUC"], f"{swap['shifted AUC']} ({swap['λ']})", ceiling["shifted AUC"],
+                     swap["ΔAUC vs CE [95% CI]"], swap["p"],
+                     gap_closed(mean(swap["shifted AUC"]), mean(ce["shifted AUC"]), mean(ceiling["shifted AUC"])),
+                     f"{mean(ce['marker flips']):.3f} → {mean(swap['marker flips']):.3f}",
+                     f"{swap.get('marker-free AUC', '–')} / {ceiling.get('marker-free AUC', '–')}"])
+    header = ["set", "marker", "cross-entropy", "swap", "ceiling", "swap − CE [95% CI]", "p", "gap closed",
+              "marker flips, CE → swap", "marker-free AUC, swap / ceiling"]
+    return f"Shifted-test AUC, mean ± sd over 5 paired seeds (`bench/results/*_shortcut.md`):\n\n{table(header, rows)}"
+
+
+def shortcut_tables() -> str:
+    """docs/shortcut.md's tables: each benchmark's objectives (λ chosen on val) and its verdict."""
+    parts = []
+    for data, marker, name in BENCHMARKS:
+        for path in (RESULTS / name, RESULTS / name.replace(".md", "_verdict.md")):
+            if path.exists():
+                parts.append(f"**{data}, marker {marker}** (`bench/results/{path.name}`; {provenance(path.name)})\n\n"
+                             + "\n".join(line for line in path.read_text().splitlines() if line.startswith("|")) + "\n")
+    return "\n".join(parts)
+
+
+def lungs() -> str:
+    """docs/lungs.md's figures: the lung U-Net on real films, and what an effusion does to its region."""
+    rows = []
+    for name, recipe in (("lung_unet.json", "progressive 64:28 96:16, then 13 epochs at 128 px"),
+                         ("lung_unet_single_size.json", "42 epochs at 128 px"),
+                         ("lung_unet_default_decoder.json", "smp's default decoder, 30 epochs, before flips"),
+                         ("lung_unet_no_augment.json", "no augmentation, 40 epochs, no post-processing")):
+        r = load(name)
+        rows.append([recipe, f"{r['dice_mean']:.3f}", f"{r['dice_median']:.3f}", f"{r['dice_p10']:.3f}",
+                     f"{r['seconds']:.0f}", provenance(name).split(": ", 1)[1]])
+    fit = load("lung_unet.json")["training_films"]
+    region = load("finding_region.json")
+    shifts = [[key.replace("opacities_", "unet.opacities "), f"{v['dice_mean']:.3f}",
+               *(f"{v['box_change_pct_of_side'][k]:+.1f}" for k in ("bottom", "height", "width")),
+               *(f"{v[k]['mean']:.3f} / {v[k]['p10']:.3f}" for k in ("finding_inside_region_with_finding",
+                                                                     "finding_inside_region_without_finding"))]
+              for key, v in region.items() if key.startswith("opacities_")]
+    true = region["true_masks"]["finding_inside_region"]
+    return ("Held-out patients' films, per-image Dice (`python bench/lung_unet.py --threads 2`, its options as "
+            "named):\n\n" + table(["recipe", "mean", "median", "10th percentile", "seconds", "date, machine, commit"], rows)
+            + f"\nThe same U-Net scored on its own 174 training films: {fit['dice_mean']:.3f} mean, "
+            f"{fit['dice_p10']:.3f} at the 10th percentile (`training_films` in `lung_unet.json`).\n\n"
+            "What an implanted effusion does to the lower-lung region (`python bench/finding_region.py --threads 2`; "
+            f"{provenance('finding_region.json')}): the box change when the finding is added, in % of the image side "
+            "(bottom: negative is higher), and the share of the finding inside the region (mean / 10th percentile) "
+            "computed on the film with the finding and on the same film without it:\n\n"
+            + table(["U-Net", "held-out Dice", "box bottom", "box height", "box width", "finding inside, with it",
+                     "finding inside, without it"], shifts)
+            + f"\nThe true masks' region holds {true['mean']:.3f} of the finding on average, {true['p10']:.3f} at the "
+            "10th percentile.\n")
+
+
+def speed() -> str:
+    """docs/speed.md: every speed figure of the project, each table from its results file."""
+    start = load("startup_cpu.json")
+    parts = ["# Speed\n\nWritten by `python bench/pages.py` from `bench/results/`; each table names the file it is "
+             "read from, with the date, machine and commit of the run. Benchmarks are scripts that print figures "
+             "and write those files; no test times anything.\n",
+             "## A job's start-up\n\n"
+             "A train or evaluate job imports what it uses when it uses it (pandas, scipy, scikit-learn inside the "
+             "functions that need them): from a fresh process to its first line of work it costs little more than "
+             "`import torch, timm`, which any such job must pay. `python bench/startup.py` "
+             f"({provenance('startup_cpu.json')}), median of {start['repeats']} interleaved runs:\n\n"
+             + table(["what the process imports", "seconds", "over `import torch, timm`"],
+                     [[name, f"{s:.2f}", f"{start['over_torch_timm_seconds'][name]:+.2f}"]
+                      for name, s in start["median_seconds"].items()])]
+    plan = load("planning_cpu.json")
+    parts.append("## Planning\n\nThe modules the workflow imports at parse time load no torch, timm or smp. "
+                 f"`python bench/planning.py` ({provenance('planning_cpu.json')}):\n\n"
+                 + table(["what", "seconds"], [["`cxrloc --help`", plan["cxrloc_help_s"]],
+                                               [f"the project's imports in `snakemake -n --configfile {plan['config']}`",
+                                                plan["project_import_s"]],
+                                               ["that whole dry run", plan["dry_run_wall_s"]]]))
+    rows = []
+    for name in ("attention_step_cpu.json", "attention_step_h100.json"):
+        data = load(name)
+        rows += [[data["machine"], r["backbone"], f"{r['size']}, {r['batch']}", f"{r['median_s']['cross-entropy']:.3f}",
+                  f"{r['median_s']['ours (soft)']:.3f}", f"{r['median_s']['original']:.3f}", f"{r['ours_over_ce']:.2f}×",
+                  f"{r['original_over_ours']:.1f}×"] for r in data["rows"]]
+    parts.append("## One training step\n\nPlain cross-entropy, cxrloc's batched differentiable loss (`soft`, λ = 0.5) "
+                 "and the original's per-sample procedure (a deep copy of the model and pytorch-grad-cam per image, "
+                 "and a U-Net pass at 512 × 512 per image), fp32, median of interleaved repeats, seconds "
+                 f"(`make bench`; `ATTENTION=1 bash bench/gpu_check.sh` on a GPU; {provenance('attention_step_cpu.json')}; "
+                 f"{provenance('attention_step_h100.json')}):\n\n"
+                 + table(["machine", "backbone", "px, batch", "CE", "ours", "original", "ours / CE", "original / ours"],
+                         rows))
+    cache = load("image_cache_cpu.json")
+    parts.append(f"## The image cache\n\nOne epoch of {cache['images']} NIH-sized PNGs ({cache['png_side']} px, resized "
+                 f"to {cache['size']}) decoded, against the same epoch read from the cache (`python bench/image_cache.py`; "
+                 f"{provenance('image_cache_cpu.json')}):\n\n"
+                 + table(["read", "images/s"], [["PNG decode", f"{cache['png_images_per_s']:.0f}"],
+                                                ["image cache", f"{cache['cache_images_per_s']:,.0f}"],
+                                                ["speed-up", f"{cache['speedup']:.0f}×"]]))
+    scale = load("train_scale_cuda_graph_vs_eager_3epochs.json")
+    steps = scale["steps"]
+    parts.append(f"## A training job at NIH `ne` scale\n\n{scale['train']:,} training and {scale['val']:,} validation "
+                 f"images at {scale['size']} px, {scale['backbone']}, λ {scale['lambda']}, batch {scale['batch']}, bf16 "
+                 "autocast: the eager step against the step replayed as a CUDA graph (`bash bench/gpu_check.sh`; "
+                 f"{provenance('train_scale_cuda_graph_vs_eager_3epochs.json')}):\n\n"
+                 + table(["step", "s per epoch (median)", "training images/s", "s per step", "GPU busy in a step",
+                          "100 epochs, estimated from the median epoch"],
+                         [[k, f"{v['s_per_epoch_median']:.1f}", f"{v['train_images_per_s_median']:,.0f}",
+                           f"{v['s_per_step']:.3f}", f"{100 * v['gpu_busy_share']:.0f} %",
+                           f"{v['s_per_100_epochs_estimate'] / 60:.0f} min"] for k, v in steps.items()])
+                 + "\nThe 100 epochs are an estimate, not yet measured end to end (a GPU was not lent since).\n")
+    timing_rows = []
+    for name in ("shortcut_timing.json", "shortcut_real_timing.json"):
+        if (RESULTS / name).exists():
+            data = load(name)
+            timing_rows.append([data.get("config", "config/shortcut.yaml"), data.get("cores", 2),
+                                data.get("unet_minutes", "–"), data["corner"]["minutes"], data["lung"]["minutes"],
+                                data["total_minutes"], provenance(name).split(": ", 1)[1]])
+    parts.append("## The shortcut benchmarks\n\nBoth marker placements at once, one core each "
+                 "(`python bench/shortcut.py`; with `--shared-unet` the lung U-Net first, on both cores), minutes:\n\n"
+                 + table(["config", "cores", "U-Net", "corner done", "in-lung done", "total", "date, machine, commit"],
+                         timing_rows))
+    return "\n".join(parts)
+
+
+BLOCKS = {(ROOT / "README.md", "the answer"): answer, (ROOT / "docs/shortcut.md", "the tables"): shortcut_tables,
+          (ROOT / "docs/lungs.md", "the lung figures"): lungs}
+
+
+def with_block(path: Path, name: str, body: str) -> str:
+    """``path``'s text with its block ``name`` replaced by ``body``; missing markers are an error."""
+    begin, end = markers(name)
+    text = path.read_text()
+    if begin not in text or end not in text:
+        sys.exit(f"{path}: the markers of the block '{name}' are missing ({begin} … {end})")
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n\n{body}\n{end}", text, flags=re.S)
+
+
+def pages() -> dict[Path, str]:
+    """Every generated page's text as the results say it now."""
+    return {SPEED: speed(), **{path: with_block(path, name, body()) for (path, name), body in BLOCKS.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="fail where a page differs from the results")
+    a = ap.parse_args()
+    stale = {path: text for path, text in pages().items() if not path.exists() or path.read_text() != text}
+    if a.check:
+        if stale:
+            sys.exit(f"out of date with bench/results/: {', '.join(str(p.relative_to(ROOT)) for p in stale)}; "
+                     "run python bench/pages.py")
+        return
+    for path, text in stale.items():
+        path.write_text(text)
+    print(f"wrote {', '.join(str(p.relative_to(ROOT)) for p in stale) or 'nothing: the pages were up to date'}")
+
+
+if __name__ == "__main__":
+    main()

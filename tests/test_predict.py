@@ -1,0 +1,99 @@
+"""A trained run beyond its own split: ``cxrloc predict`` on a folder of films (the study's own test
+films, whose probabilities evaluate already computed, and real films of any size), and external
+test sets in the study, added to a finished study without training anything."""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from .conftest import SHARED
+from .test_errors import one_line_error
+from .workflow import OUT, TINY, UPSTREAM, cxrloc, seed_upstream, snakemake
+
+pytestmark = pytest.mark.workflow
+RUN = f"{OUT}/runs/resnet18_tiny_ne_la0.5_t0.5_s0_soft"
+REAL = SHARED / "data/real-lungs"
+
+
+def test_predict_gives_evaluates_probabilities_overlays_and_an_overview(study, tmp_path):
+    """The study's test films through ``cxrloc predict`` with nothing but the run: the probabilities
+    are those evaluate computed for the same films; every film gets its overlay."""
+    splits = pd.read_csv(study / OUT / "splits/ne.csv")
+    test = splits[splits["split"] == "test"]
+    films = tmp_path / "films"
+    films.mkdir()
+    for name in test["image"]:
+        shutil.copy(study / OUT / "raw/images" / name, films / name)
+    proc = cxrloc("predict", "--run", str(study / RUN), "--images", str(films), "--out", str(tmp_path / "out"))
+    assert "lung U-Net" in proc.stdout and str(study / OUT / "unet/unet.pt") in proc.stdout
+    table = pd.read_csv(tmp_path / "out/predictions.csv").set_index("image")
+    metrics = json.loads((study / RUN / "metrics.json").read_text())
+    evaluated = pd.Series(np.array(metrics["test"]["proba"])[:, 0], index=test["image"])
+    assert np.abs(table.loc[evaluated.index, "p_Effusion"] - evaluated).max() < 1e-4
+    assert np.allclose(table["p_No Finding"] + table["p_Effusion"], 1, atol=1e-5)
+    threshold = metrics["val"]["metrics"]["youden_threshold"]
+    assert (table["threshold"] == threshold).all()
+    assert ((table["predicted"] == "Effusion") == (table["p_Effusion"] >= threshold)).all()
+    for name in test["image"]:
+        overlay = np.asarray(Image.open(tmp_path / "out/cams" / name))
+        assert overlay.shape == (*Image.open(films / name).size[::-1], 3)
+    assert (tmp_path / "out/overview.png").stat().st_size > 5000
+
+
+@pytest.mark.skipif(not (REAL / "labels.csv").exists(),
+                    reason=f"needs the real radiographs in {REAL} (not shipped: licenses)")
+def test_predict_on_real_films_of_any_size_and_from_a_table(study, tmp_path):
+    names = sorted(p.name for p in (REAL / "images").iterdir())[:5]
+    pd.DataFrame({"image": [f"images/{n}" for n in names]}).to_csv(tmp_path / "films.csv", index=False)
+    (tmp_path / "images").symlink_to(REAL / "images")
+    cxrloc("predict", "--run", str(study / RUN), "--table", str(tmp_path / "films.csv"), "--out", str(tmp_path / "out"))
+    table = pd.read_csv(tmp_path / "out/predictions.csv")
+    assert table["image"].tolist() == [f"images/{n}" for n in names]
+    for name in names:
+        film = Image.open(REAL / "images" / name)
+        assert Image.open(tmp_path / "out/cams/images" / name).size == film.size
+
+
+def test_predict_errors_are_one_line(study, tmp_path):
+    films = tmp_path / "films"
+    films.mkdir()
+    (films / "broken.png").write_bytes(b"not a film")
+    message = one_line_error("predict", "--run", str(study / RUN), "--images", str(films), "--out", str(tmp_path / "o"))
+    assert f"cannot decode image {films / 'broken.png'}" in message and not (tmp_path / "o/predictions.csv").exists()
+    message = one_line_error("predict", "--run", str(tmp_path), "--images", str(films), "--out", str(tmp_path / "o"))
+    assert f"{tmp_path} holds no model.pt" in message
+
+
+def test_an_external_set_added_to_a_finished_study_trains_nothing(study, tmp_path):
+    """The tiny study, finished, then given an external set (a synthetic cohort of another seed and
+    confounder rate): Snakemake caches it, segments it and evaluates every run on it, and trains
+    nothing; its tables and the summary hold the numbers of its own evaluation."""
+    seed_upstream(study, tmp_path, (*UPSTREAM, "runs"))
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["external"] = {"shifted": {"kind": "synthetic", "synthetic": {
+        "patients": 60, "max_images_per_patient": 2, "image_size": 64, "confounder_rate": 0.5, "lesion_contrast": 0.7,
+        "seed": 7}}}
+    (tmp_path / "ext.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "--configfile", str(tmp_path / "ext.yaml"))
+    log = proc.stdout + proc.stderr
+    jobs = re.findall(r"^(?:local)?rule (\w+):", log, re.M)
+    assert "train" not in jobs and "evaluate" not in jobs and "train_unet" not in jobs, jobs
+    assert jobs.count("evaluate_external") == 2 and jobs.count("cache_external") == 1, jobs
+    for lam, objective in (("1", "ce"), ("0.5", "soft")):
+        run = f"{OUT}/runs/resnet18_tiny_ne_la{lam}_t0.5_s0_{objective}"
+        ext = json.loads((tmp_path / run / "external/shifted.json").read_text())
+        own = json.loads((tmp_path / run / "metrics.json").read_text())
+        assert ext["external"] == "shifted" and "val" not in ext and ext["test"]["n"] > 0
+        assert ext["localization"]["iou_threshold"] == own["localization"]["iou_threshold"]
+        summary = (tmp_path / OUT / "tables/md/tiny_ne_t0.5_external.md").read_text()
+        row = next(line for line in summary.splitlines() if f"λ = {lam} " in line and "shifted" in line)
+        assert f"{ext['test']['metrics']['auc']:.3f}" in row and f"{own['test']['metrics']['auc']:.3f}" in row
+    table = (tmp_path / OUT / "tables/md/tiny_ne_t0.5_external_shifted_lambda.md").read_text()
+    assert "the external set shifted" in table and f"{ext['test']['metrics']['auc']:.3f}" in table
+    assert "tiny_ne_t0.5_external" in (tmp_path / OUT / "tables/appendix.tex").read_text().replace("\\_", "_")

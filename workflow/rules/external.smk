@@ -1,0 +1,158 @@
+# External test sets (config key external): synthesize_external (synthetic sets) → external_table →
+# cache_external → precache_external, once per set; evaluate_external, once per run and set.
+
+
+rule synthesize_external:
+    output:
+        images=directory(f"{OUT}/external/{{ext}}/raw/images"),
+        metadata=f"{OUT}/external/{{ext}}/raw/Data_Entry.csv",
+        lesions=directory(f"{OUT}/external/{{ext}}/raw/lesion_masks"),
+        lungs=directory(f"{OUT}/external/{{ext}}/raw/lung_masks"),
+        test_list=f"{OUT}/external/{{ext}}/raw/test_list.txt",
+        markers=f"{OUT}/external/{{ext}}/raw/markers.csv",
+    log:
+        f"{OUT}/logs/external/{{ext}}/synthesize.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        settings=lambda w: json.dumps({"source": {"synthetic": EXTERNAL[w.ext]["synthetic"]}}, sort_keys=True),
+        raw=folder("metadata"),
+    shell:
+        "cxrloc synthesize --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
+
+
+rule external_table:
+    input:
+        source=lambda w: external(w.ext)["table"] or external(w.ext)["images"],
+    output:
+        f"{OUT}/external/{{ext}}/{{task}}.csv",
+    log:
+        f"{OUT}/logs/external/{{ext}}/table_{{task}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        task=task_argument,
+        source=lambda w: external_table_options(w.ext),
+    shell:
+        "cxrloc external-table --task {params.task:q}{params.source} --out {output:q} > {log:q} 2>&1"
+
+
+SYNTHETIC_EXTERNAL = "|".join(re.escape(n) for n, e in EXTERNAL.items() if e["kind"] == "synthetic") or "(?!)"
+PLAIN_EXTERNAL = "|".join(re.escape(n) for n, e in EXTERNAL.items() if e["kind"] != "synthetic") or "(?!)"
+
+
+rule cache_external:
+    input:
+        tables=lambda w: [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS],
+        images=lambda w: external(w.ext)["images"],
+        lesions=lambda w: external(w.ext)["lesions"],
+    output:
+        **cache_files(f"{OUT}/external/{{ext}}/cache", True),
+    log:
+        f"{OUT}/logs/external/{{ext}}/cache_images.log",
+    wildcard_constraints:
+        ext=SYNTHETIC_EXTERNAL,
+    conda:
+        ENV
+    threads: 8
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        out=folder("images"),
+        size=config["image_size"],
+    shell:
+        "cxrloc cache-images --splits {input.tables:q} --images {input.images:q} --size {params.size}"
+        " --lesions {input.lesions:q} --threads {threads} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule cache_external_plain:
+    input:
+        tables=lambda w: [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS],
+        images=lambda w: external(w.ext)["images"],
+    output:
+        **cache_files(f"{OUT}/external/{{ext}}/cache", False),
+    log:
+        f"{OUT}/logs/external/{{ext}}/cache_images.log",
+    wildcard_constraints:
+        ext=PLAIN_EXTERNAL,
+    conda:
+        ENV
+    threads: 8
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        out=folder("images"),
+        size=config["image_size"],
+    shell:
+        "cxrloc cache-images --splits {input.tables:q} --images {input.images:q} --size {params.size}"
+        " --threads {threads} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule precache_external:
+    input:
+        unpack(lambda w: external_cache(w.ext)),
+        unet=UNET,
+    output:
+        lungs=f"{OUT}/external/{{ext}}/masks/lungs.npz",
+        report=f"{OUT}/external/{{ext}}/masks/report.json",
+    log:
+        f"{OUT}/logs/external/{{ext}}/precache_masks.log",
+    conda:
+        ENV
+    threads: 8
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+        runtime=60,
+    params:
+        cache=folder("images"),
+        postprocess=" --postprocess" if UNET_SETTINGS.postprocess else "",
+        device=config["device"],
+    shell:
+        "cxrloc precache-masks --unet {input.unet:q} --cache {params.cache:q} --device {params.device:q}"
+        "{params.postprocess} --threads {threads} --out {output.lungs:q} --report {output.report:q} > {log:q} 2>&1"
+
+
+rule evaluate_external:
+    input:
+        unpack(lambda w: external_cache(w.ext)),
+        model=f"{run_dir()}/model.pt",
+        internal=f"{run_dir()}/metrics.json",
+        table=f"{OUT}/external/{{ext}}/{{task}}.csv",
+        lungs=f"{OUT}/external/{{ext}}/masks/lungs.npz",
+        markers=lambda w: external(w.ext)["markers"] or [],
+    output:
+        f"{run_dir()}/external/{{ext}}.json",
+    log:
+        f"{OUT}/logs/evaluate_external/{{ext}}/{RUN}.log",
+    conda:
+        ENV
+    threads: config["train"]["threads"]
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+        runtime=30,
+    params:
+        dataset=DS,
+        task=task_argument,
+        settings=settings("train", "attention", "weights", "device"),
+        cache=folder("images"),
+        bootstrap=config["evaluate"]["bootstrap"],
+        markers=lambda w, input: option("--markers", input.markers),
+    shell:
+        "cxrloc evaluate --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
+        " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
+        " --objective {wildcards.objective:q} --splits {input.table:q} --cache {params.cache:q}"
+        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --model {input.model:q}"
+        " --bootstrap {params.bootstrap}{params.markers} --external {wildcards.ext:q} --internal {input.internal:q}"
+        " --out {output:q} > {log:q} 2>&1"
