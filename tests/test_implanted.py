@@ -73,9 +73,9 @@ def test_unet_opacities_brighten_the_lung_base_and_keep_the_mask():
 
 
 def test_the_share_of_a_finding_inside_its_region():
-    lesions = torch.zeros(3, 8, 8, dtype=torch.uint8)
-    lesions[0, 4:, :] = 1
-    lesions[1, 2:6, :] = 1
+    lesions = torch.zeros(3, 8, 8, dtype=torch.uint8)  # as the image cache keeps them: 0 and 255
+    lesions[0, 4:, :] = 255
+    lesions[1, 2:6, :] = 255
     regions = box_regions(torch.tensor([[0, 0, 8, 8]] * 3), torch.full((3,), KINDS.index("lower")), 8)
     share = share_inside(lesions, regions)
     assert share[0] == 1 and share[1] == 0.5 and share[2].isnan()

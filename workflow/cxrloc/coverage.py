@@ -16,9 +16,11 @@ from .tasks import KINDS, Task
 
 
 def share_inside(lesions: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
-    """Per image, the share of its finding's pixels inside its region (NaN where it has no finding)."""
-    size = lesions.flatten(1).sum(1).float()
-    inside = (lesions.bool() & regions.bool()).flatten(1).sum(1).float()
+    """Per image, the share of its finding's pixels (any non-zero value) inside its region (NaN where it
+    has no finding)."""
+    found = lesions.bool()
+    size = found.flatten(1).sum(1).float()
+    inside = (found & regions.bool()).flatten(1).sum(1).float()
     return torch.where(size > 0, inside / size.clamp_min(1), float("nan"))
 
 
