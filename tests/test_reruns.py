@@ -35,7 +35,7 @@ def test_retrain_one_backbone_only(study):
 
 def test_force_one_rule_reruns_it_and_what_depends_on_it(study):
     assert planned(study, "--forcerun", "precache_masks") == {
-        "precache_masks": 1, "train": 2, "evaluate": 2, "aggregate": 1, **PDF}
+        "precache_masks": 1, "finding_coverage": 1, "train": 2, "evaluate": 2, "aggregate": 1, **PDF}
 
 
 def test_a_parameter_change_retrains_unless_triggers_say_otherwise(own_study, tmp_path):
