@@ -22,11 +22,11 @@ import numpy as np
 import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
-from cxrloc.attention import AttentionConfig, objective
-from cxrloc.cam import capture
-from cxrloc.lungs import lung_box
-from cxrloc.models import create
-from cxrloc.regions import box_regions
+from cxrloc.lungs.boxes import lung_box
+from cxrloc.lungs.regions import box_regions
+from cxrloc.train.attention import AttentionConfig, objective
+from cxrloc.train.cam import capture
+from cxrloc.train.models import create
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 

@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from cxrloc.config import UNetConfig
-from cxrloc.coverage import share_inside
-from cxrloc.effusion import EffusionConfig, draw, implant
-from cxrloc.imagecache import read_gray
+from cxrloc.data.effusion import EffusionConfig, draw, implant
+from cxrloc.data.imagecache import read_gray
+from cxrloc.data.letterbox import Letterbox
 from cxrloc.io import atomic_write_json
-from cxrloc.letterbox import Letterbox
-from cxrloc.lungs import lung_box
-from cxrloc.regions import box_regions
+from cxrloc.lungs.boxes import lung_box
+from cxrloc.lungs.coverage import share_inside
+from cxrloc.lungs.regions import box_regions
+from cxrloc.lungs.unet import load, square_masks, train_unet
 from cxrloc.tasks import KINDS
-from cxrloc.unet import load, square_masks, train_unet
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from cxrloc.imagecache import build_cache, load_gray
-from cxrloc.synthetic import draw
+from cxrloc.data.imagecache import build_cache, load_gray
+from cxrloc.data.synthetic import draw
 from PIL import Image
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from cxrloc.config import UNetConfig
-from cxrloc.figures import segmentations
 from cxrloc.io import atomic_write_json
-from cxrloc.unet import load, score_images, train_unet, worst_cases
+from cxrloc.lungs.unet import load, score_images, train_unet, worst_cases
+from cxrloc.report.figures import segmentations
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -70,7 +70,7 @@ BENCHMARKS = (  # set, marker placement, the dataset's shortcut table
 
 def answer() -> str:
     """The README's key table: cross-entropy, swap (λ chosen on val) and the ceiling on each benchmark."""
-    from cxrloc.shortcut import gap_closed
+    from cxrloc.report.shortcut import gap_closed
 
     rows = []
     for data, marker, name in BENCHMARKS:

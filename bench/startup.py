@@ -22,8 +22,8 @@ from provenance import stamp
 ROOT = Path(__file__).resolve().parents[1]
 STARTS = {
     "import torch, timm": "import torch, timm",
-    "train job": "import cxrloc.cli, cxrloc.train",
-    "evaluate job": "import cxrloc.cli, cxrloc.evaluate",
+    "train job": "import cxrloc.cli, cxrloc.train.job",
+    "evaluate job": "import cxrloc.cli, cxrloc.train.evaluate",
 }
 
 

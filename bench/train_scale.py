@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from cxrloc.config import AttentionConfig
-from cxrloc.data import SplitData
+from cxrloc.data.synthetic import draw
 from cxrloc.schedule import ADAPTIVE
-from cxrloc.step import WARMUP, Steps, StepSettings, optimizer, resident
-from cxrloc.synthetic import draw
 from cxrloc.tasks import BUILTIN
-from cxrloc.train import RunSpec, TrainConfig, build_model, train
+from cxrloc.train.job import RunSpec, TrainConfig, build_model, train
+from cxrloc.train.splitdata import SplitData
+from cxrloc.train.step import WARMUP, Steps, StepSettings, optimizer, resident
 
 
 def split(n: int, size: int, seed: int, random: bool) -> SplitData:

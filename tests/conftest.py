@@ -28,7 +28,7 @@ def nih_metadata_path() -> Path:
 
 @pytest.fixture(scope="session")
 def nih_metadata(nih_metadata_path):
-    from cxrloc.metadata import read_metadata
+    from cxrloc.data.metadata import read_metadata
 
     return read_metadata(nih_metadata_path)
 

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from cxrloc import attention, cam, models, objectives
-from cxrloc.attention import attention_term, objective
+from cxrloc import objectives
 from cxrloc.config import AttentionConfig
-from cxrloc.regions import box_regions
+from cxrloc.lungs.regions import box_regions
+from cxrloc.train import attention, cam, models
+from cxrloc.train.attention import attention_term, objective
 
 SIZE = 64
 

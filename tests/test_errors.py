@@ -28,7 +28,7 @@ def one_line_error(*argv: str) -> str:
 @pytest.fixture(scope="module")
 def unet_checkpoint(tmp_path_factory) -> dict:
     """A lung U-Net checkpoint as train-unet writes it, and broken versions of it."""
-    from cxrloc.unet import build
+    from cxrloc.lungs.unet import build
 
     folder = tmp_path_factory.mktemp("unets")
     model = build("resnet18", (16, 8, 8, 8, 8))
@@ -80,7 +80,7 @@ def test_segment_lungs_writes_nothing_for_films_sharing_a_name_or_a_bad_film(une
 
 
 def test_a_bad_unet_checkpoint_in_precache_masks_is_one_line(unet_checkpoint, tmp_path):
-    from cxrloc.imagecache import build_cache
+    from cxrloc.data.imagecache import build_cache
 
     build_cache(["a.png"], unet_checkpoint["films"], tmp_path / "cache", 32)
     path = unet_checkpoint["folder"] / "crafted.pt"

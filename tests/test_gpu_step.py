@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cxrloc import models
-from cxrloc.attention import AttentionConfig
-from cxrloc.data import SplitData
-from cxrloc.step import Steps, StepSettings, optimizer, resident
 from cxrloc.tasks import BUILTIN
-from cxrloc.train import RunSpec, TrainConfig, predict_proba, train
+from cxrloc.train import models
+from cxrloc.train.attention import AttentionConfig
+from cxrloc.train.job import RunSpec, TrainConfig, predict_proba, train
+from cxrloc.train.splitdata import SplitData
+from cxrloc.train.step import Steps, StepSettings, optimizer, resident
 from sklearn.metrics import roc_auc_score
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

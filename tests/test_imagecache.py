@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from cxrloc.imagecache import ImageError, build_cache
+from cxrloc.data.imagecache import ImageError, build_cache
 from PIL import Image
 
 from .conftest import ROOT
@@ -56,7 +56,7 @@ def test_a_killed_cache_build_leaves_no_orphan_after_the_next_one(pngs, tmp_path
     import subprocess
     import sys
 
-    script = (f"import os; from pathlib import Path; import cxrloc.imagecache as c; c.decode = lambda *a: os._exit(9); "
+    script = (f"import os; from pathlib import Path; import cxrloc.data.imagecache as c; c.decode = lambda *a: os._exit(9); "
               f"c.build_cache(['0.png'], Path({str(pngs)!r}), Path({str(tmp_path / 'cache')!r}), 16)")
     assert subprocess.run([sys.executable, "-c", script]).returncode == 9
     (tmp_path / ".other.part").mkdir()
@@ -145,9 +145,9 @@ REAL = ROOT.parent / "shared/data/real-lungs"
 def test_real_radiographs_go_through_the_cache_and_the_lung_stage(study, tmp_path):
     """218 real films of every size (150–512 px, any aspect), with their human-drawn lung masks;
     also as RGBA and 16-bit copies, which must cache as the same image."""
-    from cxrloc.imagecache import ImageCache
-    from cxrloc.lungcache import LungCache
-    from cxrloc.lungs import lung_box
+    from cxrloc.data.imagecache import ImageCache
+    from cxrloc.lungs.boxes import lung_box
+    from cxrloc.lungs.lungcache import LungCache
 
     from .workflow import OUT, cxrloc
 

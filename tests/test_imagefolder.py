@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from cxrloc.imagefolder import LayoutError, index_imagefolder
+from cxrloc.data.imagefolder import LayoutError, index_imagefolder
 from cxrloc.tasks import BUILTIN
 from PIL import Image
 

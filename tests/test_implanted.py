@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from cxrloc.augment import with_opacities
-from cxrloc.coverage import share_inside
-from cxrloc.effusion import EffusionConfig, draw, implant, lungs_of
-from cxrloc.imagecache import read_gray
-from cxrloc.implanted import ImplantedConfig, implant_films
-from cxrloc.letterbox import Letterbox
-from cxrloc.lungs import lung_box
-from cxrloc.marker import box_slices, corner_box
-from cxrloc.regions import box_regions
+from cxrloc.data.effusion import EffusionConfig, draw, implant, lungs_of
+from cxrloc.data.imagecache import read_gray
+from cxrloc.data.implanted import ImplantedConfig, implant_films
+from cxrloc.data.letterbox import Letterbox
+from cxrloc.data.marker import box_slices, corner_box
+from cxrloc.lungs.augment import with_opacities
+from cxrloc.lungs.boxes import lung_box
+from cxrloc.lungs.coverage import share_inside
+from cxrloc.lungs.regions import box_regions
 from cxrloc.tasks import KINDS
 from scipy import ndimage
 

@@ -6,12 +6,13 @@ import dataclasses
 import pytest
 import torch
 import yaml
-from cxrloc import invariance, models, objectives
+from cxrloc import objectives
 from cxrloc.config import AttentionConfig
-from cxrloc.data import SplitData, mask_lungs
-from cxrloc.regions import kinds_for
-from cxrloc.step import Steps, StepSettings, optimizer
+from cxrloc.lungs.regions import kinds_for
 from cxrloc.tasks import BUILTIN
+from cxrloc.train import invariance, models
+from cxrloc.train.splitdata import SplitData, mask_lungs
+from cxrloc.train.step import Steps, StepSettings, optimizer
 
 from .workflow import ROOT
 

@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 import torch
-from cxrloc.localization import best_threshold, pointing_game, scores, tolerance_px
-from cxrloc.locset import box_masks, localization_set, read_bboxes
-from cxrloc.splits import SplitConfig, prepare_splits, report
+from cxrloc.data.locset import box_masks, localization_set, read_bboxes
+from cxrloc.data.splits import SplitConfig, prepare_splits, report
 from cxrloc.tasks import BUILTIN
+from cxrloc.train.localization import best_threshold, pointing_game, scores, tolerance_px
 
 from .conftest import xrv_data
 

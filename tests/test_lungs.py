@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from cxrloc.lungs import flags, keep_two_largest, lung_box
-from cxrloc.regions import box_regions
+from cxrloc.lungs.boxes import flags, keep_two_largest, lung_box
+from cxrloc.lungs.regions import box_regions
 from cxrloc.tasks import KINDS
 from PIL import Image
 
@@ -83,7 +83,7 @@ def test_flags_implausible_areas(frac, flag):
 
 
 def test_mask_regions_are_the_halves_of_the_lung_mask_itself(v7labs_masks):
-    from cxrloc.regions import target_regions
+    from cxrloc.lungs.regions import target_regions
 
     masks = torch.stack([torch.from_numpy(resized(full, 64)) for _, full in v7labs_masks[:16]])
     boxes = torch.tensor([lung_box(m.numpy()) for m in masks])
@@ -99,7 +99,7 @@ def test_mask_regions_are_the_halves_of_the_lung_mask_itself(v7labs_masks):
 @pytest.mark.parametrize("source", ["box", "mask"])
 def test_the_lungs_region_is_the_lung_mask_itself_with_either_source(v7labs_masks, source):
     """A declared task's ``lungs`` class: the whole (coarse, upsampled) mask, not its box."""
-    from cxrloc.regions import target_regions
+    from cxrloc.lungs.regions import target_regions
 
     masks = torch.stack([torch.from_numpy(resized(full, 32)) for _, full in v7labs_masks[:16]]).to(torch.uint8)
     boxes = torch.tensor([lung_box(m.numpy()) for m in masks]) * 2

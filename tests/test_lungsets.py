@@ -3,7 +3,7 @@
 import zipfile
 
 import numpy as np
-from cxrloc.lungsets import montgomery
+from cxrloc.lungs.montgomery import montgomery
 from PIL import Image
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from cxrloc.metrics import bootstrap_ci, discriminant_power, point_metrics
-from cxrloc.tables import reference_data
+from cxrloc.report.tables import reference_data
+from cxrloc.train.metrics import bootstrap_ci, discriminant_power, point_metrics
 
 
 def test_bootstrap_intervals_contain_the_estimate_and_narrow_with_more_images():

@@ -4,9 +4,10 @@ import time
 
 import pytest
 import torch
-from cxrloc import backbones, models
-from cxrloc.cam import capture, grad_cam
+from cxrloc import backbones
 from cxrloc.tasks import BUILTIN
+from cxrloc.train import models
+from cxrloc.train.cam import capture, grad_cam
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -96,14 +97,14 @@ def test_grad_cam_is_one_batched_pass_without_mode_switch(monkeypatch):
 
 
 def test_all_zero_map_is_safe():
-    from cxrloc.cam import cam_from
+    from cxrloc.train.cam import cam_from
 
     out = cam_from(torch.zeros(2, 4, 3, 3), torch.zeros(2, 4, 3, 3), (12, 12))
     assert torch.isfinite(out).all() and out.abs().sum() == 0
 
 
 def test_the_cam_layer_is_set_per_backbone_or_for_all():
-    from cxrloc.train import RunSpec, TrainConfig, cam_layer_of
+    from cxrloc.train.job import RunSpec, TrainConfig, cam_layer_of
 
     per_backbone = TrainConfig(cam_layer={"resnet18": "layer3", "pvt": "stages.2"})
     assert cam_layer_of(RunSpec("d", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0, per_backbone)) == "layer3"
@@ -120,8 +121,8 @@ def test_an_unknown_cam_layer_names_it_and_the_valid_ones():
 def test_channels_last_memory_where_asked_for_and_always_for_the_unet():
     """A CPU classifier keeps the default layout unless ``train.channels_last``; the U-Net is
     always channels-last (faster on this CPU at its sizes)."""
-    from cxrloc import unet
-    from cxrloc.train import RunSpec, TrainConfig, build_model
+    from cxrloc.lungs import unet
+    from cxrloc.train.job import RunSpec, TrainConfig, build_model
 
     def layouts(net):
         weights = [p for p in net.parameters() if p.dim() == 4 and p.shape[-1] > 1]

@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from cxrloc.results import SCHEMA_VERSION, ResultError, read_result
+from cxrloc.train.results import SCHEMA_VERSION, ResultError, read_result
 
 HEAVY = ("torch", "timm", "segmentation_models_pytorch")
 PLANNING = ("cxrloc.cli", "cxrloc.config", "cxrloc.backbones", "cxrloc.schedule", "cxrloc.resources",
-            "cxrloc.lungcache", "cxrloc.results", "cxrloc.tasks")
+            "cxrloc.lungs.lungcache", "cxrloc.train.results", "cxrloc.tasks")
 
 
 def loaded_after(code: str) -> set[str]:

@@ -82,9 +82,9 @@ class Payload:
 def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     """What ``train`` (state.pt) and ``evaluate`` (model.pt) load is read as plain tensors."""
     from cxrloc.checkpoint import CheckpointError
-    from cxrloc.evaluate import load_trained
     from cxrloc.tasks import BUILTIN
-    from cxrloc.train import RunSpec, _unfinished_state
+    from cxrloc.train.evaluate import load_trained
+    from cxrloc.train.job import RunSpec, _unfinished_state
 
     marker = tmp_path / "pwned"
     torch.save({"fingerprint": "x", "state_dict": {}, "payload": Payload(marker)}, tmp_path / "crafted.pt")
@@ -101,7 +101,7 @@ def test_the_fingerprint_covers_settings_inputs_and_device_but_not_threads():
     import dataclasses
 
     from cxrloc.tasks import BUILTIN
-    from cxrloc.train import RunSpec
+    from cxrloc.train.job import RunSpec
 
     spec = RunSpec("d", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0)
     inputs = {"splits": "a", "images": "b", "lungs": "c"}

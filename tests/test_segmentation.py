@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from cxrloc.augment import augment
-from cxrloc.imagecache import read_gray
-from cxrloc.letterbox import Letterbox
-from cxrloc.segset import hold_out, patients_of
+from cxrloc.data.imagecache import read_gray
+from cxrloc.data.letterbox import Letterbox
+from cxrloc.lungs.augment import augment
+from cxrloc.lungs.segset import hold_out, patients_of
 from PIL import Image
 from scipy import ndimage
 
@@ -69,7 +69,7 @@ def test_augmentation_moves_each_mask_with_its_image():
 def test_the_unet_sees_both_orientations_of_a_film():
     """Trained on left-right flips too, the U-Net predicts the average of a film and its flip:
     the mask of a flipped film is the flipped mask."""
-    from cxrloc.unet import build, probabilities
+    from cxrloc.lungs.unet import build, probabilities
 
     torch.manual_seed(0)
     model, gray = build("resnet18", (16, 8, 8, 8, 8)), torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
@@ -81,7 +81,7 @@ def test_the_unet_sees_both_orientations_of_a_film():
 def test_postprocessing_keeps_the_two_lungs_and_fills_their_holes():
     """A real mask as a probability map with a stray blob and a hole: kept as is without
     post-processing; with it, exactly the real lungs come back."""
-    from cxrloc.unet import final_mask
+    from cxrloc.lungs.unet import final_mask
 
     two_lungs = [n for n in real_names(30) if ndimage.label(read_gray(REAL / "masks" / n) > 127)[1] == 2][:6]
     assert len(two_lungs) == 6, "the test needs real masks of two separate lungs"
@@ -102,8 +102,8 @@ def test_progressive_resizing_trains_at_each_smaller_size_first():
     at 32, then 48, then 64 px, for each stage's epochs; each stage's masks are the full-size
     masks shrunk with their films."""
     from cxrloc.config import UNetConfig
-    from cxrloc.segset import read_segset
-    from cxrloc.unet import build, fit, stages
+    from cxrloc.lungs.segset import read_segset
+    from cxrloc.lungs.unet import build, fit, stages
 
     data = read_segset(REAL / "images", REAL / "masks", 64, limit=8)
     x, y = torch.from_numpy(data.images), torch.from_numpy(data.masks)
@@ -129,7 +129,7 @@ def test_progressive_sizes_must_rise_below_the_image_size(stages):
 def test_unet_training_reports_per_image_dice_on_held_out_patients_and_segments_a_folder(tmp_path):
     """Trained in-process (the CLI adds only the printing); segment-lungs through the CLI."""
     from cxrloc.config import UNetConfig
-    from cxrloc.unet import train_unet
+    from cxrloc.lungs.unet import train_unet
 
     images = tmp_path / "films"
     images.mkdir()

@@ -4,11 +4,11 @@ how much of the CAM sits on it."""
 import pandas as pd
 import torch
 from cxrloc.config import AttentionConfig
-from cxrloc.data import SplitData, mask_lungs
-from cxrloc.evaluate import shortcut_use
-from cxrloc.marker import Markers, box_slices, corner_box
+from cxrloc.data.marker import Markers, box_slices, corner_box
 from cxrloc.tasks import BUILTIN
-from cxrloc.train import RunSpec
+from cxrloc.train.evaluate import shortcut_use
+from cxrloc.train.job import RunSpec
+from cxrloc.train.splitdata import SplitData, mask_lungs
 from torch import nn
 
 SPEC = RunSpec("t", BUILTIN["ne"], "resnet18", 1.0, 0.5, 0)
@@ -81,7 +81,7 @@ def test_a_masked_run_sees_the_pasted_marker_only_through_the_lung_mask():
 def test_the_cam_examples_keep_the_images_a_masked_run_saw(tmp_path):
     """The CAM figures draw what the model saw: for a masked run, its lungs alone (here none)."""
     import numpy as np
-    from cxrloc.evaluate import save_examples
+    from cxrloc.train.evaluate import save_examples
 
     model = marker_reader()
     for name, data in (("plain", split()), ("masked", mask_lungs(split(), 0, "zero"))):
@@ -98,7 +98,7 @@ def test_a_model_that_ignores_it_flips_none_and_looks_elsewhere():
 
 
 def test_lambda_and_warm_up_are_chosen_on_val_never_on_test():
-    from cxrloc.shortcut import chosen, table
+    from cxrloc.report.shortcut import chosen, table
 
     rows = []
     for seed in range(3):

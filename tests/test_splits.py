@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from cxrloc.metadata import MetadataError, read_metadata
-from cxrloc.splits import SplitConfig, prepare_splits, report
+from cxrloc.data.metadata import MetadataError, read_metadata
+from cxrloc.data.splits import SplitConfig, prepare_splits, report
 from cxrloc.tasks import BUILTIN, define
 
 PAPER = {"ne": (2373, 791, 791), "np": (1316, 439, 439)}
@@ -103,7 +103,7 @@ def test_a_duplicated_image_id_is_an_error_naming_it(nih_metadata_path, tmp_path
 
 
 def test_a_split_missing_a_class_in_val_fails_before_training(nih_splits, tmp_path):
-    from cxrloc.splits import SplitError, write_splits
+    from cxrloc.data.splits import SplitError, write_splits
 
     splits = nih_splits["ne"]
     one_class_val = splits[~((splits["split"] == "val") & (splits["label"] == 1))]
@@ -137,7 +137,7 @@ def test_a_csv_source_splits_like_the_nih_layout(nih_as_csv, nih_splits, tmp_pat
 
 
 def test_a_csv_sources_own_split_column_is_kept_and_checked(nih_splits, tmp_path):
-    from cxrloc.splits import SplitError, given_splits
+    from cxrloc.data.splits import SplitError, given_splits
 
     own = nih_splits["ne"].assign(labels=nih_splits["ne"]["finding"].str.split("|"))
     pd.testing.assert_frame_equal(given_splits(own, BUILTIN["ne"], "t.csv"), nih_splits["ne"])

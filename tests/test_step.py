@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from cxrloc import models
-from cxrloc.attention import AttentionConfig, objective
-from cxrloc.cam import capture
-from cxrloc.data import SplitData, normalize
-from cxrloc.regions import box_regions
-from cxrloc.step import Steps, StepSettings, optimizer
+from cxrloc.lungs.regions import box_regions
 from cxrloc.tasks import BUILTIN
-from cxrloc.train import predict_proba
+from cxrloc.train import models
+from cxrloc.train.attention import AttentionConfig, objective
+from cxrloc.train.cam import capture
+from cxrloc.train.job import predict_proba
+from cxrloc.train.splitdata import SplitData, normalize
+from cxrloc.train.step import Steps, StepSettings, optimizer
 
 SIZE = 32
 
@@ -76,7 +76,7 @@ def test_padded_evaluation_batches_change_no_prediction():
 def test_the_kept_model_is_the_best_epoch_after_the_warm_up(warmup, best, monkeypatch, tmp_path):
     """Validation favours the warm-up's cross-entropy model here (as it does when the validation
     set carries a shortcut); after a warm-up only the objective's own epochs may be kept."""
-    from cxrloc import train as training
+    from cxrloc.train import job as training
 
     accuracies = iter([0.9, 0.5, 0.6])
     monkeypatch.setattr(training, "_val", lambda model, data, device: (0.1, next(accuracies)))

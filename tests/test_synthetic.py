@@ -3,9 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from cxrloc.lungs import lung_box
-from cxrloc.marker import Markers, box_slices
-from cxrloc.synthetic import (
+from cxrloc.data.marker import Markers, box_slices
+from cxrloc.data.synthetic import (
     FINDINGS,
     NIH_COLUMNS,
     Anatomy,
@@ -15,6 +14,7 @@ from cxrloc.synthetic import (
     metadata,
     synthesize,
 )
+from cxrloc.lungs.boxes import lung_box
 from PIL import Image
 from scipy import ndimage
 

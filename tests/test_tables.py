@@ -4,7 +4,7 @@ import re
 
 import pandas as pd
 import pytest
-from cxrloc import latex, tables
+from cxrloc.report import latex, tables
 
 from .conftest import SHARED
 

@@ -92,7 +92,7 @@ def hub_env(endpoint: str) -> dict:
 
 
 def test_fetched_once_then_training_reads_the_file_without_network(hub, served, study, tmp_path):
-    from cxrloc import models
+    from cxrloc.train import models
     from safetensors.torch import load_file
 
     out = tmp_path / "weights/resnet_tiny.safetensors"
@@ -117,7 +117,7 @@ def test_without_network_it_fails_in_seconds_with_the_command_to_run(tmp_path):
 
 
 def test_hf_hub_offline_refuses_at_once_with_the_command(monkeypatch):
-    from cxrloc.weights import WeightsUnreachable, _probe
+    from cxrloc.train.weights import WeightsUnreachable, _probe
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(WeightsUnreachable, match=r"HF_HUB_OFFLINE is set.*run `cxrloc fetch-weights --backbone x`"):
@@ -128,8 +128,8 @@ def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub,
     """smp's ImageNet weights of the encoder, with the input standardization they expect: the
     U-Net starts from them (a learning rate of ~0 keeps them) and its checkpoint standardizes
     its inputs, in training as in every later use."""
-    from cxrloc import unet
     from cxrloc.config import UNetConfig
+    from cxrloc.lungs import unet
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -158,7 +158,7 @@ def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub,
 def test_the_unet_encoder_offline_or_with_an_unknown_name_fails_naming_what_to_do(tmp_path, monkeypatch):
     """(The probe's behaviour without network is the backbones' test above.)"""
     from cxrloc.config import ConfigError
-    from cxrloc.weights import WeightsUnreachable, fetch_unet_encoder, unet_hub
+    from cxrloc.train.weights import WeightsUnreachable, fetch_unet_encoder, unet_hub
 
     out = tmp_path / "resnet18.imagenet.safetensors"
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -274,7 +274,7 @@ def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
     import argparse
 
     from cxrloc.cli import _splits_data
-    from cxrloc.marker import Markers
+    from cxrloc.data.marker import Markers
 
     paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz",
              "markers": study / OUT / "raw/markers.csv"}

@@ -12,14 +12,14 @@ from . import objectives, tasks
 
 
 def _synthesize(a) -> None:
-    from .synthetic import synthesize
+    from .data.synthetic import synthesize
 
     meta = synthesize(C.synthetic_config(C.load(a.settings)), Path(a.out))
     print(f"wrote {len(meta)} images of {meta['Patient ID'].nunique()} patients to {a.out}")
 
 
 def _implant(a) -> None:
-    from .implanted import implant_films
+    from .data.implanted import implant_films
 
     table = implant_films(Path(a.films), C.implanted_config(C.load(a.settings)), Path(a.out))
     counts = table.groupby(["split", "label"]).size().unstack(fill_value=0)
@@ -27,8 +27,8 @@ def _implant(a) -> None:
 
 
 def _prepare_splits(a) -> None:
-    from .metadata import read_list, read_metadata
-    from .splits import SplitConfig, given_splits, prepare_splits, report, write_splits
+    from .data.metadata import read_list, read_metadata
+    from .data.splits import SplitConfig, given_splits, prepare_splits, report, write_splits
 
     meta = read_metadata(a.metadata, json.loads(a.columns) if a.columns else None, a.label_separator)
     if a.skip_missing:
@@ -43,8 +43,8 @@ def _prepare_splits(a) -> None:
 
 def _present(meta, images: Path, listing: Path):
     """The metadata rows whose image is in ``images``; the others are listed in ``listing``."""
+    from .data.metadata import split_present
     from .io import atomic_path
-    from .metadata import split_present
 
     present, absent = split_present(meta, images)
     with atomic_path(listing) as tmp:
@@ -58,8 +58,8 @@ def _held_out(a, meta) -> set[str]:
     """Patients of the localization set (``--bboxes``), written beside the splits; none without."""
     if not a.bboxes:
         return set()
+    from .data.locset import localization_set, read_bboxes
     from .io import atomic_path
-    from .locset import localization_set, read_bboxes
 
     locset = localization_set(read_bboxes(a.bboxes), meta, a.task, a.seed)
     with atomic_path(Path(a.out).with_suffix(".localization.csv")) as tmp:
@@ -70,7 +70,7 @@ def _held_out(a, meta) -> set[str]:
 
 
 def _fetch_weights(a) -> None:
-    from .weights import fetch, fetch_unet_encoder
+    from .train.weights import fetch, fetch_unet_encoder
 
     if a.backbone:
         print(f"wrote {fetch(a.backbone, Path(a.out))}")
@@ -79,8 +79,8 @@ def _fetch_weights(a) -> None:
 
 
 def _index_imagefolder(a) -> None:
-    from .imagefolder import index_imagefolder
-    from .splits import report, write_splits
+    from .data.imagefolder import index_imagefolder
+    from .data.splits import report, write_splits
 
     splits = index_imagefolder(Path(a.root), a.task)
     write_splits(splits, a.out, a.task)
@@ -91,12 +91,12 @@ def _external_table(a) -> None:
     from .io import atomic_path
 
     if a.folder:
-        from .imagefolder import index_class_folders
+        from .data.imagefolder import index_class_folders
 
         table = index_class_folders(Path(a.folder), a.task)
     else:
-        from .metadata import read_metadata
-        from .splits import external_split
+        from .data.metadata import read_metadata
+        from .data.splits import external_split
 
         meta = read_metadata(a.metadata, json.loads(a.columns) if a.columns else None, a.label_separator)
         table = external_split(meta, a.task, a.metadata)
@@ -108,7 +108,7 @@ def _external_table(a) -> None:
 def _cache_images(a) -> None:
     import pandas as pd
 
-    from .imagecache import build_cache
+    from .data.imagecache import build_cache
 
     names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in a.splits + a.extra])["image"].tolist()
     cache = build_cache(names, Path(a.images), Path(a.out), a.size, a.threads, Path(a.lesions) if a.lesions else None)
@@ -119,9 +119,9 @@ def _train_unet(a) -> None:
     import torch
 
     from .device import resolve
-    from .figures import segmentations
     from .io import atomic_write_json
-    from .unet import train_unet, worst_cases
+    from .lungs.unet import train_unet, worst_cases
+    from .report.figures import segmentations
 
     torch.set_num_threads(a.threads)
     images = Path(a.images)
@@ -141,9 +141,9 @@ def _segment_lungs(a) -> None:
     import torch
 
     from .device import resolve
-    from .figures import segmentations
-    from .lungs import FLAGS
-    from .segment import most_implausible, segment_folder
+    from .lungs.boxes import FLAGS
+    from .lungs.segment import most_implausible, segment_folder
+    from .report.figures import segmentations
 
     torch.set_num_threads(a.threads)
     images, out = Path(a.images), Path(a.out)
@@ -157,12 +157,12 @@ def _segment_lungs(a) -> None:
 def _precache_masks(a) -> None:
     import torch
 
+    from .data.imagecache import ImageCache
     from .device import resolve
-    from .figures import lung_quality
-    from .imagecache import ImageCache
     from .io import atomic_write_json
-    from .lungcache import LungCache
-    from .unet import precache
+    from .lungs.lungcache import LungCache
+    from .lungs.unet import precache
+    from .report.figures import lung_quality
 
     torch.set_num_threads(a.threads)
     cache = ImageCache(Path(a.cache))
@@ -173,17 +173,17 @@ def _precache_masks(a) -> None:
         lung_quality(cache.images(), cache.index, LungCache.read(Path(a.out)), Path(a.figure))
     if a.table:
         from .io import atomic_write_text
-        from .unet import quality_table
+        from .lungs.unet import quality_table
 
         atomic_write_text(a.table, quality_table(report))
 
 
 def _finding_coverage(a) -> None:
-    from .coverage import finding_coverage
-    from .data import read_splits
-    from .imagecache import ImageCache
+    from .data.imagecache import ImageCache
     from .io import atomic_write_json, atomic_write_text
-    from .lungcache import LungCache
+    from .lungs.coverage import finding_coverage
+    from .lungs.lungcache import LungCache
+    from .train.splitdata import read_splits
 
     region = C.attention_config(C.load(a.settings)).region
     table = finding_coverage(read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs)),
@@ -198,7 +198,7 @@ def _spec(a):
     import dataclasses
 
     from .schedule import ADAPTIVE, Schedule
-    from .train import RunSpec
+    from .train.job import RunSpec
 
     settings = C.load(a.settings) if a.settings else {}
     train_cfg = C.train_config(settings)
@@ -231,10 +231,10 @@ def _splits_data(a, names, required=("train", "val", "test")):
     and the identity of the inputs. A ceiling run learns without the confounder (erased from train
     and val) and is tested on the same images as every run; a masked run sees only the lungs, in
     every split."""
-    from .data import input_identity, load_split, mask_lungs, read_splits
-    from .imagecache import ImageCache
-    from .lungcache import LungCache
-    from .splits import check_splits
+    from .data.imagecache import ImageCache
+    from .data.splits import check_splits
+    from .lungs.lungcache import LungCache
+    from .train.splitdata import input_identity, load_split, mask_lungs, read_splits
 
     splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
     check_splits(splits, a.task, a.splits, required)
@@ -253,13 +253,13 @@ def _splits_data(a, names, required=("train", "val", "test")):
 
 
 def _markers(a):
-    from .marker import Markers
+    from .data.marker import Markers
 
     return Markers.read(Path(a.markers)) if getattr(a, "markers", None) else None
 
 
 def _train(a) -> None:
-    from .train import Preempted, train
+    from .train.job import Preempted, train
 
     spec = _spec(a)
     (tr, va), inputs = _splits_data(a, ["train", "val"])
@@ -273,13 +273,13 @@ def _train(a) -> None:
 def _evaluate(a) -> None:
     import pandas as pd
 
-    from .evaluate import evaluate
-    from .imagecache import ImageCache
+    from .data.imagecache import ImageCache
+    from .train.evaluate import evaluate
 
     if a.external:
         if not a.internal:
             raise C.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
-        from .results import read_result
+        from .train.results import read_result
 
         (te,), _ = _splits_data(a, ["test"], required=("test",))
         threshold = (read_result(a.internal).localization or {}).get("iou_threshold")
@@ -297,7 +297,7 @@ def _predict(a) -> None:
     import torch
 
     from .device import resolve
-    from .predict import TrainedRun, film_names, predict
+    from .report.predict import TrainedRun, film_names, predict
 
     torch.set_num_threads(a.threads)
     run = TrainedRun.read(Path(a.run))
@@ -316,7 +316,7 @@ def _study_unet(run: Path) -> Path | None:
 
 
 def _aggregate(a) -> None:
-    from .aggregate import aggregate
+    from .report.aggregate import aggregate
 
     stems = aggregate([Path(f) for f in a.runs], [Path(f) for f in a.histories], a.dataset, Path(a.out),
                       Path(a.cache) if a.cache else None, Path(a.lungs) if a.lungs else None,
@@ -325,25 +325,25 @@ def _aggregate(a) -> None:
 
 
 def _download(a) -> None:
-    from .download import fetch
+    from .data.download import fetch
 
     fetch(a.url, Path(a.out), sha256=a.sha256, size=a.size, manifest=Path(a.manifest) if a.manifest else None)
 
 
 def _extract(a) -> None:
-    from .download import extract_images
+    from .data.download import extract_images
 
     print(f"extracted {extract_images([Path(f) for f in a.archives], Path(a.out), a.expect)} images to {a.out}")
 
 
 def _nih_file(a) -> None:
-    from .download import nih_file
+    from .data.download import nih_file
 
     print(f"wrote {nih_file(a.name, Path(a.out))}")
 
 
 def _montgomery(a) -> None:
-    from .lungsets import montgomery
+    from .lungs.montgomery import montgomery
 
     print(f"prepared {montgomery(Path(a.zip), Path(a.out))} Montgomery radiographs with lung masks in {a.out}")
 

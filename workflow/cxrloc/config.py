@@ -161,12 +161,12 @@ def unet_config(cfg: dict) -> UNetConfig:
 
 
 def synthetic_config(cfg: dict):
-    from .synthetic import SyntheticConfig
+    from .data.synthetic import SyntheticConfig
 
     return build(SyntheticConfig, section(cfg, "source.synthetic"), "source.synthetic")
 
 
 def implanted_config(cfg: dict):
-    from .implanted import ImplantedConfig
+    from .data.implanted import ImplantedConfig
 
     return build(ImplantedConfig, section(cfg, "source.implanted"), "source.implanted")

@@ -1,0 +1,141 @@
+"""Real films with an implanted finding and a confounder: the shortcut benchmark on real anatomy.
+
+From a folder of films with lung masks and a patient table (``images/<id>.png``,
+``masks/<id>.png``, ``labels.csv`` with ``id`` and ``patient``), each film gives ``variants``
+variants, letterboxed to ``image_size``: a positive carries a simulated pleural effusion drawn
+from the film's true lung mask (``cxrloc.effusion``), a negative none. The confounder is the
+synthetic set's marker (``cxrloc.marker``: in the upper-right corner, or inside the upper lung
+field), drawn with the probability that follows the label at ``confounder_rate`` in train, val
+and ``test_iid``, and 0.5 for both classes in the shifted ``test``. Folds take whole patients.
+
+It writes the synthetic source's side files, so every later stage works unchanged:
+``images/``, ``lesion_masks/`` (the fluid), ``markers.csv`` and ``Data_Entry.csv`` (``image``,
+``label``, ``patient``, ``split``). The true lung masks only draw the finding: the method's
+regions come from the project's own lung U-Net. Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from ..config import ConfigError
+from ..errors import CxrlocError
+from ..io import atomic_dir
+from .effusion import EffusionConfig, draw, implant
+from .imagecache import read_gray
+from .letterbox import Letterbox
+from .marker import COLUMNS as MARKER_COLUMNS
+from .marker import PLACEMENTS, box_slices, corner_box, lung_box
+from .synthetic import marker_probability
+
+NEGATIVE, POSITIVE = "No Finding", "Effusion"
+COLUMNS = {"image": "image", "labels": "label", "patient": "patient", "split": "split"}  # Data_Entry.csv
+
+
+class FilmsError(CxrlocError, ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ImplantedConfig:
+    image_size: int = 256
+    variants: int = 4  # per film, each drawn afresh
+    positive_rate: float = 0.5
+    confounder_rate: float = 0.9
+    marker_placement: str = "corner"
+    folds: dict[str, float] = field(default_factory=lambda: {"train": 0.5, "val": 0.15, "test": 0.25, "test_iid": 0.1})
+    effusion: EffusionConfig = EffusionConfig()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.marker_placement not in PLACEMENTS:
+            raise ConfigError(f"source.implanted.marker_placement {self.marker_placement!r}; valid: {', '.join(PLACEMENTS)}")
+        if isinstance(self.effusion, dict):
+            object.__setattr__(self, "effusion", EffusionConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                                                  for k, v in self.effusion.items()}))
+        missing = {"train", "val", "test"} - set(self.folds)
+        if missing:
+            raise ConfigError(f"source.implanted.folds: no share for {', '.join(sorted(missing))}")
+
+
+def read_films(root: Path) -> pd.DataFrame:
+    """``id``, ``patient`` of every film of ``root/labels.csv``; a film without its image or mask is
+    an error naming the file."""
+    table = root / "labels.csv"
+    if not table.is_file():
+        raise FilmsError(f"{table} not found: a folder of films holds images/, masks/ and labels.csv (id, patient)")
+    films = pd.read_csv(table, dtype=str)
+    missing = {"id", "patient"} - set(films.columns)
+    if missing:
+        raise FilmsError(f"{table}: missing column(s) {sorted(missing)}; found {list(films.columns)}")
+    for folder in ("images", "masks"):
+        absent = [i for i in films["id"] if not (root / folder / f"{i}.png").is_file()]
+        if absent:
+            raise FilmsError(f"{root / folder}: no {absent[0]}.png (and {len(absent) - 1} more), listed in {table}")
+    return films[["id", "patient"]]
+
+
+def folds(films: pd.DataFrame, shares: dict[str, float], rng: np.random.Generator) -> pd.Series:
+    """The fold of every film, by whole patients, each fold near its share of the films."""
+    from .splits import assign_patients
+
+    counts = films.groupby("patient").size().to_frame("films")
+    return films["patient"].map(assign_patients(counts, shares, rng))
+
+
+def variant(gray: np.ndarray, lungs: np.ndarray, positive: bool, marker_p: float, cfg: ImplantedConfig,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, bool, tuple[float, float, float]]:
+    """One variant of a letterboxed film: the image, its fluid, whether it carries the marker, and the
+    marker's box (drawn or not). Finding and marker draw from their own streams of ``rng``."""
+    finding_rng, marker_rng = rng.spawn(2)
+    lesion = np.zeros_like(lungs)
+    if positive:
+        opacity, lesion = draw(lungs, finding_rng, cfg.effusion)
+        gray = implant(gray, opacity)
+    box = corner_box() if cfg.marker_placement == "corner" else lung_box(lungs, marker_rng)
+    marked = bool(marker_rng.random() < marker_p)
+    if marked:
+        gray = gray.copy()
+        gray[box_slices(*box, gray.shape[0])] = 255
+    return gray, lesion, marked, box
+
+
+def _save(array: np.ndarray, path: Path) -> None:
+    Image.fromarray(array).save(path)
+
+
+def implant_films(root: Path, cfg: ImplantedConfig, out: Path) -> pd.DataFrame:
+    """Write the variants of every film of ``root`` and their side files into ``out`` (atomically);
+    returns ``Data_Entry.csv``'s table."""
+    films = read_films(root)
+    films["split"] = folds(films, cfg.folds, np.random.default_rng(cfg.seed))
+    rows, markers = [], []
+    with atomic_dir(out) as tmp:
+        for sub in ("images", "lesion_masks"):
+            (tmp / sub).mkdir()
+        for i, film in enumerate(tqdm(films.itertuples(index=False), total=len(films), desc="implant", unit="film")):
+            gray, mask = read_gray(root / "images" / f"{film.id}.png"), read_gray(root / "masks" / f"{film.id}.png") > 127
+            if mask.shape != gray.shape or not mask.any():
+                raise FilmsError(f"{root / 'masks' / f'{film.id}.png'}: empty, or not the size of its film")
+            fit = Letterbox(*gray.shape, cfg.image_size)
+            gray, lungs = fit.fit(gray), fit.fit(mask.astype(np.uint8) * 255) > 127
+            for k in range(cfg.variants):
+                rng = np.random.default_rng([cfg.seed, i, k])
+                label = POSITIVE if rng.random() < cfg.positive_rate else NEGATIVE
+                p = marker_probability(label, film.split == "test", cfg.confounder_rate)
+                image, lesion, marked, box = variant(gray, lungs, label == POSITIVE, p, cfg, rng)
+                name = f"{film.id}_v{k}.png"
+                _save(image, tmp / "images" / name)
+                _save(lesion.astype(np.uint8) * 255, tmp / "lesion_masks" / name)
+                rows.append({"image": name, "label": label, "patient": film.patient, "split": film.split})
+                markers.append([name, marked, *box])
+        table = pd.DataFrame(rows)
+        table.to_csv(tmp / "Data_Entry.csv", index=False)
+        pd.DataFrame(markers, columns=MARKER_COLUMNS).to_csv(tmp / "markers.csv", index=False)
+    return table

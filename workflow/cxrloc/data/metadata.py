@@ -1,0 +1,62 @@
+"""NIH-style metadata (``Data_Entry_2017_v2020.csv`` and look-alikes), checked on read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CxrlocError
+from .imagecache import find_missing, leaves_root
+
+NIH_COLUMNS = {"image": "Image Index", "labels": "Finding Labels", "patient": "Patient ID"}
+CSV_COLUMNS = {"image": "image", "labels": "label", "patient": "patient", "split": None}  # source.columns' defaults
+
+
+class MetadataError(CxrlocError, ValueError):
+    pass
+
+
+def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None, separator: str = "|") -> pd.DataFrame:
+    """Columns ``image``, ``labels`` (list of findings), ``patient`` and, where the table has
+    one, ``split``. ``columns`` maps those names to the table's: None reads NIH's Data_Entry
+    layout, a mapping a csv source's (``CSV_COLUMNS`` where it is silent). Names the file on error."""
+    path = Path(path)
+    columns = NIH_COLUMNS if columns is None else {k: v for k, v in {**CSV_COLUMNS, **columns}.items() if v}
+    if not path.exists():
+        raise MetadataError(f"metadata file not found: {path}")
+    head = pd.read_csv(path, nrows=0)
+    missing = [c for c in columns.values() if c not in head.columns]
+    if missing:
+        raise MetadataError(f"{path}: missing column(s) {missing}; found {list(head.columns)} "
+                            "(source.columns maps image, labels, patient and split to the table's names)")
+    df = pd.read_csv(path, usecols=list(columns.values()), dtype=str).rename(columns={v: k for k, v in columns.items()})
+    duplicated = df.loc[df["image"].duplicated(), "image"].unique().tolist()
+    if duplicated:
+        shown = ", ".join(duplicated[:10]) + (" …" if len(duplicated) > 10 else "")
+        raise MetadataError(f"{path}: {len(duplicated)} image id(s) listed more than once ({shown}); "
+                            "each image must have one row: remove the duplicates")
+    empty = df[["image", "labels", "patient"]].isna().any(axis=1)
+    if empty.any():
+        raise MetadataError(f"{path}: {int(empty.sum())} row(s) without an image, label or patient "
+                            f"(first: row {int(empty.idxmax()) + 2} of the file)")
+    outside = df["image"].map(leaves_root)
+    if outside.any():
+        row = int(outside.idxmax())
+        raise MetadataError(f"{path}: row {row + 2} of the file: image path {df.loc[row, 'image']!r} leaves the image "
+                            "folder (an absolute path or '..'): image paths are relative to source.root")
+    df["labels"] = df["labels"].str.split(separator, regex=False)
+    return df
+
+
+def split_present(meta: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows whose image is in ``folder``, and those whose image is absent."""
+    absent = meta["image"].isin(find_missing(meta["image"].tolist(), folder))
+    return meta[~absent], meta[absent]
+
+
+def read_list(path: str | Path | None) -> set[str]:
+    """Image names, one a line (NIH's ``test_list.txt`` format); empty when no path."""
+    if path is None:
+        return set()
+    return {line.strip() for line in Path(path).read_text().splitlines() if line.strip()}

@@ -1,0 +1,77 @@
+"""Segment a folder of one's own radiographs with a trained lung U-Net, for quality control:
+each image's lung mask (PNG, at the image's own size), its lung box and flags (one CSV), and
+an overlay grid of the most implausible masks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from ..data.imagecache import read_gray
+from ..data.letterbox import Letterbox
+from ..io import atomic_dir, atomic_path
+from .boxes import FLAGS, flags, lung_box
+from .segset import SegsetError, image_names
+from .unet import final_mask, load, probabilities
+
+
+def _write_png(mask: np.ndarray, path: Path) -> None:
+    Image.fromarray(mask.astype(np.uint8) * 255).save(path, format="PNG")
+
+
+def mask_path(out: Path, name: str) -> Path:
+    return out / "masks" / f"{Path(name).stem}.png"
+
+
+def _unique_stems(names: list[str], images: Path) -> None:
+    """Masks are named by the image's stem: two images of one stem would share a mask file."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(Path(name).stem, name)
+        if other != name:
+            raise SegsetError(f"{images / other} and {images / name} share the name {Path(name).stem!r}, and so "
+                              "would their masks: rename one of them")
+
+
+def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.device, batch: int = 16,
+                   postprocess: bool = False) -> pd.DataFrame:
+    """Masks into ``out/masks/<stem>.png`` and ``out/boxes.csv`` (``image, x, y, w, h`` in the
+    image's pixels, and the flags); returns the table. All or nothing: a bad film leaves the
+    masks and boxes of an earlier run as they were. ``postprocess``: see ``unet.final_mask``."""
+    model, size = load(checkpoint, device)
+    names = image_names(images)
+    _unique_stems(names, images)
+    rows = []
+    with atomic_dir(out / "masks") as masks:
+        for start in tqdm(range(0, len(names), batch), desc="segment lungs", unit="batch"):
+            chunk = names[start : start + batch]
+            grays = [read_gray(images / n) for n in chunk]
+            fits = [Letterbox(*g.shape, size) for g in grays]
+            prob = probabilities(model, torch.from_numpy(np.stack([b.fit(g) for b, g in zip(fits, grays)])),
+                                 device).numpy()
+            for name, box, p in zip(chunk, fits, prob):
+                mask = final_mask(box.restore(p), postprocess)
+                _write_png(mask, masks / mask_path(out, name).name)
+                x, y, w, h = lung_box(mask)
+                rows.append({"image": name, "x": x, "y": y, "w": w, "h": h, **flags(mask)})
+        table = pd.DataFrame(rows, columns=["image", "x", "y", "w", "h", *FLAGS])
+        with atomic_path(out / "boxes.csv") as tmp:
+            table.to_csv(tmp, index=False)
+    return table
+
+
+def most_implausible(table: pd.DataFrame, images: Path, out: Path, n: int = 16) -> list:
+    """The ``n`` images with the most flags (then in name order) with their written masks, for
+    ``figures.segmentations``."""
+    order = table[list(FLAGS)].sum(axis=1).sort_values(ascending=False, kind="stable").index[:n]
+    cases = []
+    for i in order:
+        name = table.loc[i, "image"]
+        flagged = ",".join(f for f in FLAGS if table.loc[i, f]) or "ok"
+        cases.append((f"{name[:18]}\n{flagged}", read_gray(images / name), None, read_gray(mask_path(out, name)) > 127))
+    return cases

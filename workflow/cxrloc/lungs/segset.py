@@ -1,0 +1,97 @@
+"""A lung segmentation set: radiographs in one folder, their lung masks (same file names, an
+optional suffix) in another, and optionally a ``labels.csv`` with an ``id`` (the file's stem)
+and a ``patient`` column, so that the held-out images are whole patients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.imagecache import read_gray
+from ..data.letterbox import Letterbox
+from ..errors import CxrlocError
+
+SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+class SegsetError(CxrlocError, ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Segset:
+    names: list[str]
+    patients: list[str]
+    images: np.ndarray  # uint8 (N, size, size), letterboxed
+    masks: np.ndarray  # bool (N, size, size), letterboxed
+    letterboxes: list[Letterbox]  # how each image was fitted into the square
+    truth: list[np.ndarray]  # bool masks at each image's own size
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def image_names(folder: Path) -> list[str]:
+    names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+    if not names:
+        raise SegsetError(f"{folder}: no image ({', '.join(sorted(SUFFIXES))})")
+    return names
+
+
+def patients_of(names: list[str], labels: Path | None) -> list[str]:
+    """Each image's patient from ``labels`` (``id`` = file stem, ``patient``); without a table,
+    each image is its own patient. An image the table does not list is an error naming it."""
+    stems = [Path(n).stem for n in names]
+    if labels is None:
+        return stems
+    table = pd.read_csv(labels, dtype=str)
+    missing = {"id", "patient"} - set(table.columns)
+    if missing:
+        raise SegsetError(f"{labels}: missing column(s) {sorted(missing)}; found {list(table.columns)}")
+    patient = table.set_index("id")["patient"]
+    absent = [s for s in stems if s not in patient.index]
+    if absent:
+        raise SegsetError(f"{labels}: no row for {len(absent)} image(s): {', '.join(absent[:10])}")
+    return [patient[s] for s in stems]
+
+
+def read_segset(images: Path, masks: Path, size: int, labels: Path | None = None, mask_suffix: str = "",
+                limit: int | None = None) -> Segset:
+    """Every image with its mask, letterboxed to ``size``; a missing mask or a mask of another
+    size is an error naming the file."""
+    names = image_names(images)[:limit]
+    grays, fitted, letterboxes, truth = [], [], [], []
+    for name in names:
+        gray = read_gray(images / name)
+        mask_path = masks / (Path(name).stem + mask_suffix + Path(name).suffix)
+        if not mask_path.exists():
+            raise SegsetError(f"{mask_path}: missing (the lung mask of {images / name})")
+        mask = read_gray(mask_path) > 127
+        if mask.shape != gray.shape:
+            raise SegsetError(f"{mask_path}: {mask.shape[::-1]} px, its image {gray.shape[::-1]} px")
+        box = Letterbox(*gray.shape, size)
+        grays.append(box.fit(gray))
+        fitted.append(box.fit(mask.astype(np.uint8) * 255) > 127)
+        letterboxes.append(box)
+        truth.append(mask)
+    return Segset(names, patients_of(names, labels), np.stack(grays), np.stack(fitted), letterboxes, truth)
+
+
+def hold_out(patients: list[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and held-out images: whole patients, in a seeded order, until
+    the held-out images reach ``fraction`` of all."""
+    order = np.random.default_rng(seed).permutation(sorted(set(patients)))
+    counts = pd.Series(patients).value_counts()
+    want = max(1, round(fraction * len(patients)))
+    held, n = set(), 0
+    for p in order:
+        if n >= want:
+            break
+        held.add(p)
+        n += counts[p]
+    test = np.array([i for i, p in enumerate(patients) if p in held])
+    train = np.array([i for i, p in enumerate(patients) if p not in held])
+    return train, test
