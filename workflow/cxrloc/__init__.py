@@ -1,3 +1,3 @@
 """cxrloc: localization-aware chest X-ray classification, from data to the paper's appendix."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
