@@ -15,7 +15,7 @@ if not workflow.overwrite_configfiles:
 # One line naming the bad key, then Snakemake's own validation fills in the schema's defaults.
 from cxrloc.config import schema_error
 
-if error := schema_error(config, f"{workflow.basedir}/config/schema.yaml"):
+if error := schema_error(config):
     raise ValueError(error)
 validate(config, "config/schema.yaml", set_default=True)
 

@@ -27,6 +27,7 @@ from cxrloc.lungs.regions import box_regions
 from cxrloc.train.attention import AttentionConfig, objective
 from cxrloc.train.cam import capture
 from cxrloc.train.models import create
+from provenance import stamp
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -128,7 +129,7 @@ def main() -> None:
         print(f"| {r['backbone']} | {m['cross-entropy']:.3f} | {m['ours (soft)']:.3f} | {m['original']:.3f} "
               f"| {r['ours_over_ce']:.2f}× | {r['original_over_ours']:.1f}× |")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"machine": machine, "torch": torch.__version__, "rows": rows}, indent=2))
+    Path(a.out).write_text(json.dumps({**stamp(machine), "torch": torch.__version__, "rows": rows}, indent=2))
     print(f"\nwrote {a.out}")
 
 

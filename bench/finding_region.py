@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from cxrloc.config import UNetConfig
-from cxrloc.data.effusion import EffusionConfig, draw, implant
+from cxrloc.config import EffusionConfig, UNetConfig
+from cxrloc.data.effusion import draw, implant
 from cxrloc.data.imagecache import read_gray
 from cxrloc.data.letterbox import Letterbox
 from cxrloc.io import atomic_write_json
@@ -32,6 +32,7 @@ from cxrloc.lungs.regions import box_regions
 from cxrloc.lungs.unet import load, square_masks, train_unet
 from cxrloc.tasks import KINDS
 from PIL import Image
+from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +84,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     device = torch.device("cpu")
-    result = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()}}
+    result = {**stamp(), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()}}
     with tempfile.TemporaryDirectory() as tmp:
         for rate in a.opacities:
             cfg = UNetConfig(decoder_channels=(128, 64, 32, 16, 8), image_size=a.unet_size, epochs=a.epochs, batch_size=8,

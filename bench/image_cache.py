@@ -17,6 +17,7 @@ import torch
 from cxrloc.data.imagecache import build_cache, load_gray
 from cxrloc.data.synthetic import draw
 from PIL import Image
+from provenance import stamp
 
 
 def write_pngs(folder: Path, n: int, source: int) -> list[str]:
@@ -65,7 +66,7 @@ def main() -> None:
     print(f"one epoch of {a.n} images ({a.source} px PNG → {a.size} px): decoding {png:.0f} images/s, "
           f"cache {cached:.0f} images/s, {cached / png:.0f}× faster")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=2))
+    Path(a.out).write_text(json.dumps({**stamp(), **result}, indent=2))
 
 
 if __name__ == "__main__":

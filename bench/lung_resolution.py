@@ -16,6 +16,7 @@ import numpy as np
 from cxrloc.data.letterbox import Letterbox
 from cxrloc.io import atomic_write_json
 from PIL import Image
+from provenance import stamp
 from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def main() -> None:
                         "dice_min": float(dice.min()), "masks": len(dice),
                         "one_pixel_in_dice_mean": float(np.mean([restored_dice(t, size, -1) for t in truths])),
                         "one_pixel_out_dice_mean": float(np.mean([restored_dice(t, size, 1) for t in truths]))}
-    atomic_write_json(a.out, report)
+    atomic_write_json(a.out, {**stamp(), **report})
     print(json.dumps(report, indent=1))
 
 

@@ -20,6 +20,7 @@ from cxrloc.config import UNetConfig
 from cxrloc.io import atomic_write_json
 from cxrloc.lungs.unet import load, score_images, train_unet, worst_cases
 from cxrloc.report.figures import segmentations
+from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def main() -> None:
         model, _ = load(Path(tmp) / "unet.pt", torch.device("cpu"))
         fit, _ = score_images(model, data, np.setdiff1d(np.arange(len(data)), test), torch.device("cpu"), a.postprocess)
     report["training_films"] = {k: v for k, v in fit.items() if k != "per_image"}
-    atomic_write_json(a.out / "lung_unet.json", report)
+    atomic_write_json(a.out / "lung_unet.json", {**stamp(), **report})
     segmentations(worst_cases(report, data, test, pred, a.root / "images"), a.out / "lung_unet_worst.png")
     shown = {k: v for k, v in report.items() if k != "per_image"}
     print(json.dumps(shown, indent=1))

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SPEED = ROOT / "docs" / "speed.md"
+BASELINE = "import torch, timm"  # what every job must import; bench/startup.py's first row
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -144,7 +145,7 @@ def speed() -> str:
              f"({provenance('startup_cpu.json')}), median of {start['repeats']} interleaved runs:\n\n"
              + table(["what the process imports", "seconds", "over `import torch, timm`"],
                      [[name, f"{s:.2f}", f"{start['over_torch_timm_seconds'][name]:+.2f}"]
-                      for name, s in start["median_seconds"].items()])]
+                      for name, s in sorted(start["median_seconds"].items(), key=lambda kv: kv[0] != BASELINE)])]
     plan = load("planning_cpu.json")
     parts.append("## Planning\n\nThe modules the workflow imports at parse time load no torch, timm or smp. "
                  f"`python bench/planning.py` ({provenance('planning_cpu.json')}):\n\n"

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from provenance import stamp
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -50,4 +52,5 @@ def project_import_share(config: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps({"cxrloc_help_s": round(help_seconds(), 3), **project_import_share("config/nih.yaml")}, indent=1))
+    print(json.dumps({**stamp(), "cxrloc_help_s": round(help_seconds(), 3), **project_import_share("config/nih.yaml")},
+                     indent=1))

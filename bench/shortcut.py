@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import yaml
+from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -90,7 +91,7 @@ def main() -> None:
         print(f"{placement}: Snakemake on {cores} core(s), log {log.relative_to(ROOT)}", flush=True)
         with log.open("w") as out:
             running[placement] = (config, snakemake(venv, cores, config, env=env, stdout=out, stderr=subprocess.STDOUT))
-    report = {"config": str(a.config.resolve().relative_to(ROOT)), "cores": a.cores}
+    report = {**stamp(), "config": str(a.config.resolve().relative_to(ROOT)), "cores": a.cores}
     if unet:
         report["unet_minutes"] = round((time.time() - tic) / 60, 1)
     while running:

@@ -25,7 +25,8 @@ from cxrloc.schedule import ADAPTIVE
 from cxrloc.tasks import BUILTIN
 from cxrloc.train.job import RunSpec, TrainConfig, build_model, train
 from cxrloc.train.splitdata import SplitData
-from cxrloc.train.step import WARMUP, Steps, StepSettings, optimizer, resident
+from cxrloc.train.step import GRAPH_WARMUP_STEPS, Steps, StepSettings, optimizer, resident
+from provenance import stamp
 
 
 def split(n: int, size: int, seed: int, random: bool) -> SplitData:
@@ -55,12 +56,12 @@ def busy_share(spec: RunSpec, data: SplitData, graph: bool, steps: int = 20) -> 
     run = Steps(model, layer, opt, StepSettings(spec.task, spec.thresh, spec.train.batch_size, spec.attention, graph),
                 resident(data, device), device)
     batches = [b for b in run.epoch_order(torch.randperm(len(data))) if len(b) == spec.train.batch_size]
-    for idx in batches[: WARMUP + 2]:
+    for idx in batches[: GRAPH_WARMUP_STEPS + 2]:
         run(idx, 0.5)
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         tic = time.perf_counter()
-        for idx in batches[WARMUP + 2 : WARMUP + 2 + steps]:
+        for idx in batches[GRAPH_WARMUP_STEPS + 2 : GRAPH_WARMUP_STEPS + 2 + steps]:
             run(idx, 0.5)
         torch.cuda.synchronize()
         wall = time.perf_counter() - tic
@@ -78,7 +79,7 @@ def busy_share(spec: RunSpec, data: SplitData, graph: bool, steps: int = 20) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backbone", default="pvt_v2_b2_li")
-    ap.add_argument("--lamda", default=ADAPTIVE)
+    ap.add_argument("--lambda", dest="lam", default=ADAPTIVE)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--train", type=int, default=4746)
     ap.add_argument("--val", type=int, default=1582)
@@ -94,10 +95,10 @@ def main() -> None:
     tic = time.time()
     tr, va = split(a.train, a.size, 0, a.random), split(a.val, a.size, 1, a.random)
     print(f"data ready in {time.time() - tic:.0f} s")
-    lam = ADAPTIVE if a.lamda == ADAPTIVE else float(a.lamda)
+    lam = ADAPTIVE if a.lam == ADAPTIVE else float(a.lam)
     cuda = a.device.startswith("cuda")
     machine = torch.cuda.get_device_name() if cuda else f"CPU, {a.threads} threads"
-    results = {"backbone": a.backbone, "lambda": a.lamda, "size": a.size, "train": a.train, "val": a.val,
+    results = {"backbone": a.backbone, "lambda": a.lam, "size": a.size, "train": a.train, "val": a.val,
                "batch": a.batch, "machine": machine, "torch": torch.__version__, "steps": {}}
     for mode in a.steps:
         epochs = a.epochs if mode == "graph" else (a.eager_epochs or a.epochs)
@@ -117,7 +118,7 @@ def main() -> None:
         print(mode, json.dumps(row), flush=True)
     print(json.dumps(results, indent=2))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(results, indent=2))
+    Path(a.out).write_text(json.dumps({**stamp(machine), **results}, indent=2))
 
 
 if __name__ == "__main__":

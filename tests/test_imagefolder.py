@@ -69,7 +69,7 @@ def test_swap_trains_on_a_set_without_lesion_masks_or_markers(own_study, tmp_pat
     lung masks and boxes."""
     data = own_study / "results/own"
     settings = {"train": {"epochs": 1, "batch_size": 16, "lr": 0.001}}
-    cxrloc("train", "--dataset", "own", "--task", json.dumps(OWN_TASK), "--backbone", "resnet_tiny", "--lamda", "0.5",
+    cxrloc("train", "--dataset", "own", "--task", json.dumps(OWN_TASK), "--backbone", "resnet_tiny", "--lambda", "0.5",
            "--thresh", "0.5", "--seed", "0", "--objective", "swap", "--splits", str(data / "splits/fluidair.csv"),
            "--cache", str(data / "cache"), "--lungs", str(data / "masks/lungs.npz"), "--settings", json.dumps(settings),
            "--out", str(tmp_path))

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from cxrloc.data.effusion import EffusionConfig, draw, implant, lungs_of
+from cxrloc.config import EffusionConfig, ImplantedConfig
+from cxrloc.data.effusion import draw, implant, lungs_of
 from cxrloc.data.imagecache import read_gray
-from cxrloc.data.implanted import ImplantedConfig, implant_films
+from cxrloc.data.implanted import implant_films
 from cxrloc.data.letterbox import Letterbox
 from cxrloc.data.marker import box_slices, corner_box
 from cxrloc.lungs.augment import with_opacities
@@ -52,7 +53,8 @@ def test_the_effusion_fills_the_lung_base_under_a_meniscus_rising_laterally():
             outer, inner = (top[0], top[-1]) if lateral == "left" else (top[-1], top[0])
             assert outer < inner, "the surface climbs toward the lateral wall"
             assert rows[-1] - min(top) <= 0.6 * (rows[-1] - rows[0]), "the base, not the whole lung"
-    assert np.array_equal(draw(lungs, np.random.default_rng(3))[1], draw(lungs, np.random.default_rng(3))[1])
+    assert np.array_equal(draw(lungs, np.random.default_rng(3), EffusionConfig())[1],
+                          draw(lungs, np.random.default_rng(3), EffusionConfig())[1])
 
 
 def test_touching_lungs_are_split_at_their_centre_and_an_opacity_brightens_toward_white():

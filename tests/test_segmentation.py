@@ -17,8 +17,8 @@ from .conftest import SHARED
 from .workflow import cxrloc
 
 REAL = SHARED / "data/real-lungs"
-pytestmark = pytest.mark.skipif(not (REAL / "labels.csv").exists(),
-                                reason=f"needs the real radiographs with lung masks in {REAL} (not shipped: licenses)")
+needs_films = pytest.mark.skipif(not (REAL / "labels.csv").exists(),
+                                 reason=f"needs the real radiographs with lung masks in {REAL} (not shipped: licenses)")
 
 
 def real_names(n: int | None = None) -> list[str]:
@@ -29,6 +29,7 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 2 * (a & b).sum() / (a.sum() + b.sum())
 
 
+@needs_films
 def test_letterboxing_keeps_the_aspect_and_maps_masks_back():
     """Every non-square real mask fitted into 128 px and restored matches itself closely; the
     padding is black and even."""
@@ -45,6 +46,7 @@ def test_letterboxing_keeps_the_aspect_and_maps_masks_back():
         assert dice(box.restore(square.astype(np.float32) / 255) > 0.5, mask) > 0.95, name
 
 
+@needs_films
 def test_the_held_out_images_are_whole_patients():
     names = real_names()
     patients = patients_of(names, REAL / "labels.csv")
@@ -53,6 +55,7 @@ def test_the_held_out_images_are_whole_patients():
     assert len(train) + len(test) == len(names) and 0.18 < len(test) / len(names) < 0.3
 
 
+@needs_films
 def test_augmentation_moves_each_mask_with_its_image():
     """Images that are their masks (lungs bright): after the affine, brightness, gamma, blur and
     noise draws, the mask still covers the bright pixels."""
@@ -78,6 +81,7 @@ def test_the_unet_sees_both_orientations_of_a_film():
     assert not torch.allclose(prob, prob.flip(-1), atol=1e-3)
 
 
+@needs_films
 def test_postprocessing_keeps_the_two_lungs_and_fills_their_holes():
     """A real mask as a probability map with a stray blob and a hole: kept as is without
     post-processing; with it, exactly the real lungs come back."""
@@ -97,6 +101,7 @@ def test_postprocessing_keeps_the_two_lungs_and_fills_their_holes():
         assert np.array_equal(final_mask(prob, postprocess=True), ndimage.binary_fill_holes(lungs)), name
 
 
+@needs_films
 def test_progressive_resizing_trains_at_each_smaller_size_first():
     """``unet.progressive: [[32, 2], [48, 1]]`` with 2 epochs at 64 px: the U-Net sees real films
     at 32, then 48, then 64 px, for each stage's epochs; each stage's masks are the full-size
@@ -126,6 +131,7 @@ def test_progressive_sizes_must_rise_below_the_image_size(stages):
         UNetConfig(image_size=64, progressive=stages)
 
 
+@needs_films
 def test_unet_training_reports_per_image_dice_on_held_out_patients_and_segments_a_folder(tmp_path):
     """Trained in-process (the CLI adds only the printing); segment-lungs through the CLI."""
     from cxrloc.config import UNetConfig

@@ -3,12 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from cxrloc.config import SyntheticConfig
 from cxrloc.data.marker import Markers, box_slices
+from cxrloc.data.metadata import NIH_COLUMNS
 from cxrloc.data.synthetic import (
     FINDINGS,
-    NIH_COLUMNS,
     Anatomy,
-    SyntheticConfig,
     draw,
     marker_probability,
     metadata,

@@ -55,6 +55,6 @@ def run_args(work: Path, lam: str = "0.5", backbone: str = "resnet_tiny", **trai
     0.4 M-parameter ResNet, Grad-CAM on its 2 × 2 ``layer3`` at 32 px)."""
     cfg = yaml.safe_load(TINY.read_text())
     settings = {"train": {**cfg["train"], "cam_layer": {"resnet_tiny": "layer3"}, **train}}
-    return ["--dataset", "tiny", "--task", "ne", "--backbone", backbone, "--lamda", lam, "--thresh", "0.5",
+    return ["--dataset", "tiny", "--task", "ne", "--backbone", backbone, "--lambda", lam, "--thresh", "0.5",
             "--seed", "0", "--splits", str(work / OUT / "splits/ne.csv"), "--cache", str(work / OUT / "cache"),
             "--lungs", str(work / OUT / "masks/lungs.npz"), "--settings", json.dumps(settings)]

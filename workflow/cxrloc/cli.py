@@ -7,37 +7,36 @@ import json
 import sys
 from pathlib import Path
 
-from . import config as C
-from . import objectives, tasks
+from . import config, objectives, tasks
 
 
-def _synthesize(a) -> None:
+def _synthesize(args) -> None:
     from .data.synthetic import synthesize
 
-    meta = synthesize(C.synthetic_config(C.load(a.settings)), Path(a.out))
-    print(f"wrote {len(meta)} images of {meta['Patient ID'].nunique()} patients to {a.out}")
+    meta = synthesize(config.synthetic_config(config.load(args.settings)), Path(args.out))
+    print(f"wrote {len(meta)} images of {meta['Patient ID'].nunique()} patients to {args.out}")
 
 
-def _implant(a) -> None:
+def _implant(args) -> None:
     from .data.implanted import implant_films
 
-    table = implant_films(Path(a.films), C.implanted_config(C.load(a.settings)), Path(a.out))
+    table = implant_films(Path(args.films), config.implanted_config(config.load(args.settings)), Path(args.out))
     counts = table.groupby(["split", "label"]).size().unstack(fill_value=0)
-    print(f"wrote {len(table)} variants of {table['patient'].nunique()} patients' films to {a.out}:\n{counts}")
+    print(f"wrote {len(table)} variants of {table['patient'].nunique()} patients' films to {args.out}:\n{counts}")
 
 
-def _prepare_splits(a) -> None:
+def _prepare_splits(args) -> None:
     from .data.metadata import read_list, read_metadata
     from .data.splits import SplitConfig, given_splits, prepare_splits, report, write_splits
 
-    meta = read_metadata(a.metadata, json.loads(a.columns) if a.columns else None, a.label_separator)
-    if a.skip_missing:
-        meta = _present(meta, Path(a.skip_missing), Path(a.out).with_suffix(".missing.csv"))
+    meta = read_metadata(args.metadata, json.loads(args.columns) if args.columns else None, args.label_separator)
+    if args.skip_missing:
+        meta = _present(meta, Path(args.skip_missing), Path(args.out).with_suffix(".missing.csv"))
     if "split" in meta:
-        splits = given_splits(meta, a.task, a.metadata)
+        splits = given_splits(meta, args.task, args.metadata)
     else:
-        splits = prepare_splits(meta, SplitConfig(a.task, a.seed), read_list(a.test_list), _held_out(a, meta))
-    write_splits(splits, a.out, a.task)
+        splits = prepare_splits(meta, SplitConfig(args.task, args.seed), read_list(args.test_list), _held_out(args, meta))
+    write_splits(splits, args.out, args.task)
     print(report(splits))
 
 
@@ -54,68 +53,71 @@ def _present(meta, images: Path, listing: Path):
     return present
 
 
-def _held_out(a, meta) -> set[str]:
+def _held_out(args, meta) -> set[str]:
     """Patients of the localization set (``--bboxes``), written beside the splits; none without."""
-    if not a.bboxes:
+    if not args.bboxes:
         return set()
     from .data.locset import localization_set, read_bboxes
     from .io import atomic_path
 
-    locset = localization_set(read_bboxes(a.bboxes), meta, a.task, a.seed)
-    with atomic_path(Path(a.out).with_suffix(".localization.csv")) as tmp:
+    locset = localization_set(read_bboxes(args.bboxes), meta, args.task, args.seed)
+    with atomic_path(Path(args.out).with_suffix(".localization.csv")) as tmp:
         locset.to_csv(tmp, index=False)
     held_out = set(locset["patient"])
     print(f"localization set: {len(locset)} boxes on {locset['image'].nunique()} images of {len(held_out)} patients")
     return held_out
 
 
-def _fetch_weights(a) -> None:
+def _fetch_weights(args) -> None:
     from .train.weights import fetch, fetch_unet_encoder
 
-    if a.backbone:
-        print(f"wrote {fetch(a.backbone, Path(a.out))}")
+    if args.backbone:
+        print(f"wrote {fetch(args.backbone, Path(args.out))}")
+    elif not args.encoder_weights:
+        raise config.ConfigError("--unet-encoder needs --encoder-weights: which of smp's weights to fetch (imagenet, …)")
     else:
-        print(f"wrote {fetch_unet_encoder(a.unet_encoder, a.encoder_weights, Path(a.out))}")
+        print(f"wrote {fetch_unet_encoder(args.unet_encoder, args.encoder_weights, Path(args.out))}")
 
 
-def _index_imagefolder(a) -> None:
+def _index_imagefolder(args) -> None:
     from .data.imagefolder import index_imagefolder
     from .data.splits import report, write_splits
 
-    splits = index_imagefolder(Path(a.root), a.task)
-    write_splits(splits, a.out, a.task)
+    splits = index_imagefolder(Path(args.root), args.task)
+    write_splits(splits, args.out, args.task)
     print(report(splits))
 
 
-def _external_table(a) -> None:
+def _external_table(args) -> None:
     from .io import atomic_path
 
-    if a.folder:
+    if args.folder:
         from .data.imagefolder import index_class_folders
 
-        table = index_class_folders(Path(a.folder), a.task)
+        table = index_class_folders(Path(args.folder), args.task)
     else:
         from .data.metadata import read_metadata
         from .data.splits import external_split
 
-        meta = read_metadata(a.metadata, json.loads(a.columns) if a.columns else None, a.label_separator)
-        table = external_split(meta, a.task, a.metadata)
-    with atomic_path(a.out) as tmp:
+        meta = read_metadata(args.metadata, json.loads(args.columns) if args.columns else None, args.label_separator)
+        table = external_split(meta, args.task, args.metadata)
+    with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
-    print(f"{len(table)} images of {a.task.name}'s classes: {table['finding'].value_counts().to_dict()}")
+    print(f"{len(table)} images of {args.task.name}'s classes: {table['finding'].value_counts().to_dict()}")
 
 
-def _cache_images(a) -> None:
+def _cache_images(args) -> None:
     import pandas as pd
 
     from .data.imagecache import build_cache
 
-    names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in a.splits + a.extra])["image"].tolist()
-    cache = build_cache(names, Path(a.images), Path(a.out), a.size, a.threads, Path(a.lesions) if a.lesions else None)
-    print(f"cached {len(cache.index)} images at {a.size} px in {a.out}")
+    names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in args.splits + args.extra])["image"].tolist()
+    cache = build_cache(names, Path(args.images), Path(args.out), args.size, args.threads,
+                        Path(args.lesions) if args.lesions else None)
+    print(f"cached {len(cache.index)} images at {args.size} px in {args.out}")
 
 
-def _train_unet(a) -> None:
+def _train_unet(args) -> None:
     import torch
 
     from .device import resolve
@@ -123,21 +125,21 @@ def _train_unet(a) -> None:
     from .lungs.unet import train_unet, worst_cases
     from .report.figures import segmentations
 
-    torch.set_num_threads(a.threads)
-    images = Path(a.images)
-    report, data, test, pred = train_unet(images, Path(a.masks), C.unet_config(C.load(a.settings)), Path(a.out),
-                                          resolve(a.device), Path(a.labels) if a.labels else None,
-                                          Path(a.encoder_weights) if a.encoder_weights else None)
-    atomic_write_json(a.report, report)
+    torch.set_num_threads(args.threads)
+    images = Path(args.images)
+    report, data, test, pred = train_unet(images, Path(args.masks), config.unet_config(config.load(args.settings)),
+                                          Path(args.out), resolve(args.device), Path(args.labels) if args.labels else None,
+                                          Path(args.encoder_weights) if args.encoder_weights else None)
+    atomic_write_json(args.report, report)
     summary = (f"U-Net on {report['held_out_images']} held-out images of {report['held_out_patients']} patients: Dice "
                f"{report['dice_mean']:.4f} mean, {report['dice_median']:.4f} median, {report['dice_p10']:.4f} 10th "
                f"percentile; pooled Dice {report['dice_pooled']:.4f}, IoU {report['iou_pooled']:.4f}")
-    if a.figure:
-        segmentations(worst_cases(report, data, test, pred, images), Path(a.figure), summary)
+    if args.figure:
+        segmentations(worst_cases(report, data, test, pred, images), Path(args.figure), summary)
     print(f"{summary} ({report['seconds']:.0f} s)")
 
 
-def _segment_lungs(a) -> None:
+def _segment_lungs(args) -> None:
     import torch
 
     from .device import resolve
@@ -145,16 +147,16 @@ def _segment_lungs(a) -> None:
     from .lungs.segment import most_implausible, segment_folder
     from .report.figures import segmentations
 
-    torch.set_num_threads(a.threads)
-    images, out = Path(a.images), Path(a.out)
-    table = segment_folder(Path(a.checkpoint), images, out, resolve(a.device), postprocess=a.postprocess)
+    torch.set_num_threads(args.threads)
+    images, out = Path(args.images), Path(args.out)
+    table = segment_folder(Path(args.checkpoint), images, out, resolve(args.device), postprocess=args.postprocess)
     segmentations(most_implausible(table, images, out), out / "overlays.png")
     counts = {f: int(table[f].sum()) for f in FLAGS}
     print(f"segmented {len(table)} images into {out / 'masks'}; boxes in {out / 'boxes.csv'}; flagged {counts}; "
           f"the most implausible in {out / 'overlays.png'}")
 
 
-def _precache_masks(a) -> None:
+def _precache_masks(args) -> None:
     import torch
 
     from .data.imagecache import ImageCache
@@ -164,69 +166,70 @@ def _precache_masks(a) -> None:
     from .lungs.unet import precache
     from .report.figures import lung_quality
 
-    torch.set_num_threads(a.threads)
-    cache = ImageCache(Path(a.cache))
-    report = precache(Path(a.unet), cache, Path(a.out), resolve(a.device), postprocess=a.postprocess)
-    atomic_write_json(a.report, report)
+    torch.set_num_threads(args.threads)
+    cache = ImageCache(Path(args.cache))
+    report = precache(Path(args.unet), cache, Path(args.out), resolve(args.device), postprocess=args.postprocess)
+    atomic_write_json(args.report, report)
     print(f"precached {report['images']} lung masks at {report['images_per_s']:.1f} images/s; flags {report['flags']}")
-    if a.figure:
-        lung_quality(cache.images(), cache.index, LungCache.read(Path(a.out)), Path(a.figure))
-    if a.table:
+    if args.figure:
+        lung_quality(cache.images(), cache.index, LungCache.read(Path(args.out)), Path(args.figure))
+    if args.table:
         from .io import atomic_write_text
         from .lungs.unet import quality_table
 
-        atomic_write_text(a.table, quality_table(report))
+        atomic_write_text(args.table, quality_table(report))
 
 
-def _finding_coverage(a) -> None:
+def _finding_coverage(args) -> None:
     from .data.imagecache import ImageCache
     from .io import atomic_write_json, atomic_write_text
     from .lungs.coverage import finding_coverage
     from .lungs.lungcache import LungCache
     from .train.splitdata import read_splits
 
-    region = C.attention_config(C.load(a.settings)).region
-    table = finding_coverage(read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs)),
-                             a.task, region)
-    atomic_write_json(a.out, {"task": a.task.name, "classes": table.to_dict(orient="records")})
-    if a.table:
-        atomic_write_text(a.table, table.to_html(index=False, float_format="%.3f"))
+    region = config.attention_config(config.load(args.settings)).region
+    table = finding_coverage(read_splits(Path(args.splits)), ImageCache(Path(args.cache)), LungCache.read(Path(args.lungs)),
+                             args.task, region)
+    atomic_write_json(args.out, {"task": args.task.name, "classes": table.to_dict(orient="records")})
+    if args.table:
+        atomic_write_text(args.table, table.to_html(index=False, float_format="%.3f"))
     print(table.to_string(index=False, float_format="%.3f"))
 
 
-def _spec(a):
+def _spec(args):
     import dataclasses
 
     from .schedule import ADAPTIVE, Schedule
     from .train.job import RunSpec
 
-    settings = C.load(a.settings) if a.settings else {}
-    train_cfg = C.train_config(settings)
+    settings = config.load(args.settings) if args.settings else {}
+    train_cfg = config.train_config(settings)
     try:
-        lam, warmup = dataclasses.astuple(Schedule.parse(a.lamda))
+        lam, warmup = dataclasses.astuple(Schedule.parse(args.lam))
     except ValueError as e:
-        raise C.ConfigError(f"--lamda: {e}") from None
-    if a.isAdaptive:
+        raise config.ConfigError(f"--lambda: {e}") from None
+    if args.adaptive:
         lam = ADAPTIVE
-    overrides = {k: v for k, v in {"batch_size": a.batch, "device": a.device, "threads": a.threads}.items() if v is not None}
-    if a.gpu is not None:
-        overrides["device"] = f"cuda:{a.gpu}"
+    given = {"batch_size": args.batch, "device": args.device, "threads": args.threads}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if args.gpu is not None:
+        overrides["device"] = f"cuda:{args.gpu}"
     overrides["warmup_epochs"] = warmup
-    if a.weights:
-        overrides["weights"] = {**train_cfg.weights, a.backbone: a.weights}
-    attention = C.attention_config(settings)
-    if a.objective:
-        if objectives.get(a.objective).baseline and lam != 1:
-            raise C.ConfigError(f"--objective {a.objective} is cross-entropy only: it needs --lamda 1, not {a.lamda}")
-        attention = dataclasses.replace(attention, mode=a.objective)
+    if args.weights:
+        overrides["weights"] = {**train_cfg.weights, args.backbone: args.weights}
+    attention = config.attention_config(settings)
+    if args.objective:
+        if objectives.get(args.objective).baseline and lam != 1:
+            raise config.ConfigError(f"--objective {args.objective} is cross-entropy only: it needs --lambda 1, not {args.lam}")
+        attention = dataclasses.replace(attention, mode=args.objective)
     train_cfg = dataclasses.replace(train_cfg, **overrides)
     error = objectives.batch_size_error([attention.mode], train_cfg.batch_size)
     if error:
-        raise C.ConfigError(f"{error} (--batch or the settings' train.batch_size)")
-    return RunSpec(a.dataset, a.task, a.backbone, lam, a.thresh, a.seed, train_cfg, attention)
+        raise config.ConfigError(f"{error} (--batch or the settings' train.batch_size)")
+    return RunSpec(args.dataset, args.task, args.backbone, lam, args.thresh, args.seed, train_cfg, attention)
 
 
-def _splits_data(a, names, required=("train", "val", "test")):
+def _splits_data(args, names, required=("train", "val", "test")):
     """The named splits (those the split table has; the ``required`` ones must hold every class),
     and the identity of the inputs. A ceiling run learns without the confounder (erased from train
     and val) and is tested on the same images as every run; a masked run sees only the lungs, in
@@ -236,77 +239,77 @@ def _splits_data(a, names, required=("train", "val", "test")):
     from .lungs.lungcache import LungCache
     from .train.splitdata import input_identity, load_split, mask_lungs, read_splits
 
-    splits, cache, lungs = read_splits(Path(a.splits)), ImageCache(Path(a.cache)), LungCache.read(Path(a.lungs))
-    check_splits(splits, a.task, a.splits, required)
-    settings = getattr(a, "settings", None)
-    attention = C.attention_config(C.load(settings) if settings else {})
-    objective = objectives.get(a.objective or attention.mode)
-    markers = _markers(a)
+    splits, cache, lungs = read_splits(Path(args.splits)), ImageCache(Path(args.cache)), LungCache.read(Path(args.lungs))
+    check_splits(splits, args.task, args.splits, required)
+    settings = getattr(args, "settings", None)
+    attention = config.attention_config(config.load(settings) if settings else {})
+    objective = objectives.get(args.objective or attention.mode)
+    markers = _markers(args)
     if objective.erase_marker and markers is None:
-        raise C.ConfigError(f"--objective {objective.name} erases the synthetic confounder: it needs --markers")
+        raise config.ConfigError(f"--objective {objective.name} erases the synthetic confounder: it needs --markers")
     erase = {"train", "val"} if objective.erase_marker else set()
     data = [load_split(splits, n, cache, lungs, erase=markers if n in erase else None)
             if (splits["split"] == n).any() else None for n in names]
     if objective.mask_input:
         data = [d and mask_lungs(d, attention.mask_margin, attention.fill) for d in data]
-    return data, input_identity(Path(a.splits), cache, lungs)
+    return data, input_identity(Path(args.splits), cache, lungs)
 
 
-def _markers(a):
+def _markers(args):
     from .data.marker import Markers
 
-    return Markers.read(Path(a.markers)) if getattr(a, "markers", None) else None
+    return Markers.read(Path(args.markers)) if getattr(args, "markers", None) else None
 
 
-def _train(a) -> None:
+def _train(args) -> None:
     from .train.job import Preempted, train
 
-    spec = _spec(a)
-    (tr, va), inputs = _splits_data(a, ["train", "val"])
+    spec = _spec(args)
+    (tr, va), inputs = _splits_data(args, ["train", "val"])
     try:
-        train(spec, tr, va, Path(a.out), inputs)
+        train(spec, tr, va, Path(args.out), inputs)
     except Preempted:
         print("stopped by SIGTERM; the last finished epoch is checkpointed and a rerun resumes from it", file=sys.stderr)
         sys.exit(143)
 
 
-def _evaluate(a) -> None:
+def _evaluate(args) -> None:
     import pandas as pd
 
     from .data.imagecache import ImageCache
     from .train.evaluate import evaluate
 
-    if a.external:
-        if not a.internal:
-            raise C.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
+    if args.external:
+        if not args.internal:
+            raise config.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
         from .train.results import read_result
 
-        (te,), _ = _splits_data(a, ["test"], required=("test",))
-        threshold = (read_result(a.internal).localization or {}).get("iou_threshold")
-        r = evaluate(_spec(a), Path(a.model), None, te, Path(a.out), a.bootstrap, markers=_markers(a),
-                     external=a.external, iou_threshold=threshold)
+        (te,), _ = _splits_data(args, ["test"], required=("test",))
+        threshold = (read_result(args.internal).localization or {}).get("iou_threshold")
+        r = evaluate(_spec(args), Path(args.model), None, te, Path(args.out), args.bootstrap, markers=_markers(args),
+                     external=args.external, iou_threshold=threshold)
     else:
-        (va, te, iid), _ = _splits_data(a, ["val", "test", "test_iid"])
-        locset = pd.read_csv(a.localization, dtype={"patient": str}) if a.localization else None
-        r = evaluate(_spec(a), Path(a.model), va, te, Path(a.out), a.bootstrap, locset, ImageCache(Path(a.cache)),
-                     _markers(a), iid)
+        (va, te, iid), _ = _splits_data(args, ["val", "test", "test_iid"])
+        locset = pd.read_csv(args.localization, dtype={"patient": str}) if args.localization else None
+        r = evaluate(_spec(args), Path(args.model), va, te, Path(args.out), args.bootstrap, locset, ImageCache(Path(args.cache)),
+                     _markers(args), iid)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
 
 
-def _predict(a) -> None:
+def _predict(args) -> None:
     import torch
 
     from .device import resolve
     from .report.predict import TrainedRun, film_names, predict
 
-    torch.set_num_threads(a.threads)
-    run = TrainedRun.read(Path(a.run))
-    unet = Path(a.unet) if a.unet else _study_unet(Path(a.run))
-    root, names = film_names(Path(a.images) if a.images else None, Path(a.table) if a.table else None)
-    table = predict(run, root, names, Path(a.out), resolve(a.device), unet, a.batch)
+    torch.set_num_threads(args.threads)
+    run = TrainedRun.read(Path(args.run))
+    unet = Path(args.unet) if args.unet else _study_unet(Path(args.run))
+    root, names = film_names(Path(args.images) if args.images else None, Path(args.table) if args.table else None)
+    table = predict(run, root, names, Path(args.out), resolve(args.device), unet, args.batch)
     counts = table["predicted"].value_counts().to_dict()
     print(f"predicted {len(table)} films with {run.folder.name} ({'lung U-Net ' + str(unet) if unet else 'no lung U-Net'}):"
-          f" {counts}; {Path(a.out) / 'predictions.csv'}, {Path(a.out) / 'cams'}/, {Path(a.out) / 'overview.png'}")
+          f" {counts}; {Path(args.out) / 'predictions.csv'}, {Path(args.out) / 'cams'}/, {Path(args.out) / 'overview.png'}")
 
 
 def _study_unet(run: Path) -> Path | None:
@@ -315,37 +318,37 @@ def _study_unet(run: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def _aggregate(a) -> None:
+def _aggregate(args) -> None:
     from .report.aggregate import aggregate
 
-    stems = aggregate([Path(f) for f in a.runs], [Path(f) for f in a.histories], a.dataset, Path(a.out),
-                      Path(a.cache) if a.cache else None, Path(a.lungs) if a.lungs else None,
-                      [Path(f) for f in a.externals])
-    print(f"wrote {len(stems)} tables to {a.out}")
+    stems = aggregate([Path(f) for f in args.runs], [Path(f) for f in args.histories], args.dataset, Path(args.out),
+                      Path(args.cache) if args.cache else None, Path(args.lungs) if args.lungs else None,
+                      [Path(f) for f in args.externals])
+    print(f"wrote {len(stems)} tables to {args.out}")
 
 
-def _download(a) -> None:
+def _download(args) -> None:
     from .data.download import fetch
 
-    fetch(a.url, Path(a.out), sha256=a.sha256, size=a.size, manifest=Path(a.manifest) if a.manifest else None)
+    fetch(args.url, Path(args.out), sha256=args.sha256, size=args.size, manifest=Path(args.manifest) if args.manifest else None)
 
 
-def _extract(a) -> None:
+def _extract(args) -> None:
     from .data.download import extract_images
 
-    print(f"extracted {extract_images([Path(f) for f in a.archives], Path(a.out), a.expect)} images to {a.out}")
+    print(f"extracted {extract_images([Path(f) for f in args.archives], Path(args.out), args.expect)} images to {args.out}")
 
 
-def _nih_file(a) -> None:
+def _nih_file(args) -> None:
     from .data.download import nih_file
 
-    print(f"wrote {nih_file(a.name, Path(a.out))}")
+    print(f"wrote {nih_file(args.name, Path(args.out))}")
 
 
-def _montgomery(a) -> None:
+def _montgomery(args) -> None:
     from .lungs.montgomery import montgomery
 
-    print(f"prepared {montgomery(Path(a.zip), Path(a.out))} Montgomery radiographs with lung masks in {a.out}")
+    print(f"prepared {montgomery(Path(args.zip), Path(args.out))} Montgomery radiographs with lung masks in {args.out}")
 
 
 TASK_HELP = (f"a built-in task ({', '.join(tasks.BUILTIN)}) or a definition: "
@@ -366,9 +369,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
     p.add_argument("--backbone", required=True)
-    p.add_argument("--lamda", "--lambda", default="1",
+    p.add_argument("--lambda", "--lamda", dest="lam", default="1",
                    help="λ in [0, 1], or 'adaptive' ('1a'); a suffix wN trains N cross-entropy epochs first (0.5w2)")
-    p.add_argument("--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
+    p.add_argument("--adaptive", "--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
     p.add_argument("--thresh", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--objective", help="training objective (overrides attention.mode); baselines (ce, ceiling, masked) "
@@ -376,7 +379,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", help="train/attention sections: YAML or JSON, inline or a file")
     p.add_argument("--batch", type=int, help="batch size (overrides train.batch_size)")
     p.add_argument("--gpu", type=int, help="CUDA device index (the original's flag); implies device cuda:N")
-    p.add_argument("--device", help="cpu, cuda or cuda:N (overrides train.device)")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (overrides the settings' top-level device)")
     p.add_argument("--threads", type=int, help="CPU threads")
     p.add_argument("--weights", help="the backbone's pretrained weights (a file from fetch-weights; with train.pretrained)")
     p.add_argument("--markers", help="synthetic sets: markers.csv (the confounder's box per image: the ceiling "
@@ -428,10 +431,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--metadata", required=True, help="NIH-style Data_Entry CSV, or any table with --columns")
     p.add_argument("--columns", help='JSON: the table\'s column of image, labels, patient and (optional) split, '
                                      '{"image": "path", "labels": "finding", "patient": "subject", "split": "fold"}')
-    p.add_argument("--label-separator", default="|", help="between the findings of a multi-label row")
+    p.add_argument("--label-separator", default=config.default_of("source.label_separator"),
+                   help="between the findings of a multi-label row")
     p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
     p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=config.default_of("split_seed"))
     p.add_argument("--test-list", help="images whose patients form the test pool (NIH's test_list.txt format)")
     p.add_argument("--bboxes", help="NIH's BBox_List_2017.csv: write <out>.localization.csv, keep its patients out of train/val")
     p.add_argument("--skip-missing", metavar="IMAGES", help="leave out the rows whose image is absent from this folder, "
@@ -443,7 +447,8 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--metadata", help="NIH-style Data_Entry CSV, or any table with --columns")
     where.add_argument("--folder", help="a folder of class folders (<class>/*.png, sorted into label order)")
     p.add_argument("--columns", help="JSON: the table's column of image, labels and patient")
-    p.add_argument("--label-separator", default="|", help="between the findings of a multi-label row")
+    p.add_argument("--label-separator", default=config.default_of("source.label_separator"),
+                   help="between the findings of a multi-label row")
     p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_external_table)
@@ -461,7 +466,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--lesions", help="folder of true lesion masks with the images' names")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
     p.set_defaults(func=_cache_images)
 
     p = sub.add_parser("train-unet", help="train the lung U-Net")
@@ -474,8 +479,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", default="{}", help="the unet section")
     p.add_argument("--out", required=True)
     p.add_argument("--report", required=True)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default=config.default_of("device"))
+    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
     p.set_defaults(func=_train_unet)
 
     p = sub.add_parser("segment-lungs", help="lung mask (PNG) and box (CSV) of every image of a folder, and an overlay grid")
@@ -483,8 +488,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--images", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default=config.default_of("device"))
+    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
     p.set_defaults(func=_segment_lungs)
 
     p = sub.add_parser("precache-masks", help="lung mask and box of every cached image, once")
@@ -495,8 +500,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--figure")
     p.add_argument("--table", help="HTML table of the flag counts, for the report")
     p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default=config.default_of("device"))
+    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
     p.set_defaults(func=_precache_masks)
 
     p = sub.add_parser("finding-coverage", help="share of each true finding inside its class's target region")
@@ -514,7 +519,8 @@ def parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--backbone")
     which.add_argument("--unet-encoder", help="an smp encoder (unet.encoder), with --encoder-weights")
-    p.add_argument("--encoder-weights", default="imagenet", help="smp's name of the encoder's weights (unet.encoder_weights)")
+    p.add_argument("--encoder-weights", help="with --unet-encoder: smp's name of the encoder's weights (unet.encoder_weights: "
+                                             "imagenet, ssl, ...)")
     p.add_argument("--out", required=True, help="the .safetensors file to write")
     p.set_defaults(func=_fetch_weights)
 
@@ -527,7 +533,7 @@ def parser() -> argparse.ArgumentParser:
     _run_args(p)
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--bootstrap", type=int, default=200)
+    p.add_argument("--bootstrap", type=int, default=config.default_of("evaluate.bootstrap"))
     p.add_argument("--localization", help="a localization set (<task>.localization.csv) to score CAMs against")
     p.add_argument("--external", metavar="NAME", help="evaluate on an external test set of this name: --splits, "
                                                       "--cache and --lungs are that set's (its table holds only test)")
@@ -541,9 +547,9 @@ def parser() -> argparse.ArgumentParser:
     films.add_argument("--table", help="a CSV with an image column: paths under the table's folder")
     p.add_argument("--out", required=True)
     p.add_argument("--unet", help="the lung U-Net to draw lungs and target regions with (default: the run's study's)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default=config.default_of("device"), help="cpu, cuda or cuda:N")
+    p.add_argument("--batch", type=int, default=32, help="films per forward")
+    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("aggregate", help="tables, figures and appendix.tex")

@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import CxrlocError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class DeviceError(CxrlocError, RuntimeError):
@@ -22,6 +24,8 @@ class DeviceError(CxrlocError, RuntimeError):
 
 def resolve(name: str) -> torch.device:
     """``cpu``, ``cuda`` or ``cuda:N``; CUDA that is not there is an error, not a fallback."""
+    import torch
+
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError(
             f"device {name!r} was asked for but CUDA is not available here; "
@@ -43,6 +47,8 @@ def gpu_slot(name: str, poll: float = 5.0) -> Iterator[torch.device]:
     while all are taken; run Snakemake with ``--resources gpu=N`` to start N jobs at once.
     Under SLURM, ``CUDA_VISIBLE_DEVICES`` names the job's GPU and ``cuda`` is that one.
     """
+    import torch
+
     device = resolve(name)
     count = torch.cuda.device_count() if device.type == "cuda" else 0
     if name != "cuda" or os.environ.get("CUDA_VISIBLE_DEVICES") is not None or count < 2:

@@ -1,7 +1,7 @@
 """Training objectives: one record per name, saying what the objective needs and how the
 study grid runs it. The schema check, the workflow, the CLI and the training step read this
-registry instead of branching on names; the terms themselves live in ``cxrloc.attention``
-(map terms) and ``cxrloc.invariance`` (terms on a second, transformed pass). Torch-free.
+registry instead of branching on names; the terms themselves live in ``cxrloc.train.attention``
+(map terms) and ``cxrloc.train.invariance`` (terms on a second, transformed pass). Torch-free.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ REGISTRY: dict[str, Objective] = {o.name: o for o in (
 )}
 TERMS = tuple(name for name, o in REGISTRY.items() if o.term)  # the values of attention.mode
 BASELINES = tuple(name for name, o in REGISTRY.items() if o.baseline)
-MAP_TERMS = tuple(name for name, o in REGISTRY.items() if o.needs & {CAM, INPUT_GRADIENT})  # cxrloc.attention's
+MAP_TERMS = tuple(name for name, o in REGISTRY.items() if o.needs & {CAM, INPUT_GRADIENT})  # cxrloc.train.attention's
 
 
 def get(name: str) -> Objective:

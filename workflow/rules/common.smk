@@ -16,7 +16,7 @@ from cxrloc.schedule import Schedule
 from cxrloc.tasks import TaskError, define_all
 
 DS = config["dataset"]
-RES = config.get("resources", {})
+RES = config["resources"]
 GPU = int(config["device"].startswith("cuda"))  # where jobs run decides what they ask for
 ENV = "../../envs/cxrloc.yaml"
 OUT = f"results/{DS}"
@@ -29,7 +29,7 @@ GENERATED = SYNTHETIC or IMPLANTED  # the workflow writes the set itself, with t
 RAW = f"{OUT}/raw" if GENERATED else SOURCE["root"]
 IMAGES = RAW if SOURCE["kind"] in ("imagefolder", "csv") else f"{RAW}/images"
 SKIP_MISSING = SOURCE["skip_missing_images"]  # rows of absent images leave the splits (listed beside them)
-METADATA = f"{RAW}/Data_Entry.csv" if GENERATED else SOURCE.get("table", SOURCE.get("metadata"))
+METADATA = f"{RAW}/Data_Entry.csv" if GENERATED else SOURCE.get("table") or SOURCE.get("metadata")
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
 LESIONS = f"{RAW}/lesion_masks" if GENERATED else None
 MARKERS = f"{RAW}/markers.csv" if GENERATED else None
@@ -87,19 +87,19 @@ def external_cache(name):
 
 
 # Lung segmentation: a trained U-Net (or a given checkpoint) and what it is trained on.
-UNET_CFG = config.get("unet", {})
+UNET_CFG = config["unet"]
 UNET_SETTINGS = unet_config(config)  # the typed settings; UNET_CFG keeps the paths
-UNET = UNET_CFG.get("checkpoint") or f"{OUT}/unet/unet.pt"
+UNET = UNET_CFG["checkpoint"] or f"{OUT}/unet/unet.pt"
 # What the U-Net learns from: the synthetic set's own lungs, the implanted set's films with their
 # masks (whole patients held out), Montgomery for the others, unless unet.images names a set.
 LUNG_SET = {
     "synthetic": (f"{RAW}/images", f"{RAW}/lung_masks", []),
-    "implanted": (f"{SOURCE.get('root')}/images", f"{SOURCE.get('root')}/masks", f"{SOURCE.get('root')}/labels.csv"),
+    "implanted": tuple(f"{SOURCE.get('root')}/{name}" for name in ("images", "masks", "labels.csv")),
 }.get(SOURCE["kind"], (f"{LUNGSET}/images", f"{LUNGSET}/masks", []))
 UNET_FROM_MONTGOMERY = not UNET_CFG.get("images") and SOURCE["kind"] not in ("synthetic", "implanted")
-UNET_IMAGES = UNET_CFG.get("images", LUNG_SET[0])
-UNET_MASKS = UNET_CFG.get("masks", LUNG_SET[1])
-UNET_LABELS = UNET_CFG.get("labels", LUNG_SET[2] if not UNET_CFG.get("images") else [])
+UNET_IMAGES = UNET_CFG.get("images") or LUNG_SET[0]
+UNET_MASKS = UNET_CFG.get("masks") or LUNG_SET[1]
+UNET_LABELS = UNET_CFG.get("labels") or (LUNG_SET[2] if not UNET_CFG.get("images") else [])
 
 
 def _checked_tasks():
@@ -123,20 +123,20 @@ def _checked_backbones():
 
 BACKBONES = _checked_backbones()
 # pretrained weights: files the config lists, else copies fetched once into weights_cache
-PRETRAINED = config.get("train", {}).get("pretrained", False)
-GIVEN_WEIGHTS = {canonical(b): path for b, path in (config.get("weights") or {}).items()}
-WEIGHTS_CACHE = config.get("weights_cache", "data/weights")
+PRETRAINED = config["train"]["pretrained"]
+GIVEN_WEIGHTS = {canonical(b): path for b, path in config["weights"].items()}
+WEIGHTS_CACHE = config["weights_cache"]
 UNET_WEIGHTS_PATTERN = f"{WEIGHTS_CACHE}/unet/{{encoder}}.{{weights}}.safetensors"
 UNET_WEIGHTS = (
     UNET_WEIGHTS_PATTERN.format(encoder=UNET_SETTINGS.encoder, weights=UNET_CFG["encoder_weights"])
-    if UNET_CFG.get("encoder_weights")
+    if UNET_CFG["encoder_weights"]
     else []
 )
 SCHEDULES = [Schedule.parse(lam) for lam in config["lambdas"]]
-WARMUPS = config.get("warmups") or [0]
+WARMUPS = config["warmups"]
 THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
 SEEDS = [str(s) for s in config["seeds"]]
-OBJECTIVES = config.get("objectives") or [config.get("attention", {}).get("mode", "soft")]
+OBJECTIVES = config["objectives"] or [config["attention"]["mode"]]
 
 
 def _check_batch_size():
@@ -188,7 +188,7 @@ def external_table_options(name):
     ext = EXTERNAL[name]
     if ext["kind"] == "imagefolder":
         return option("--folder", ext["root"])
-    columns = option("--columns", json.dumps(ext.get("columns", {}))) if ext["kind"] == "csv" else ""
+    columns = option("--columns", json.dumps(ext["columns"])) if ext["kind"] == "csv" else ""
     return (
         option("--metadata", external(name)["table"])
         + columns
@@ -203,7 +203,7 @@ def table_options():
         return option("--columns", json.dumps({"split": "split"}))
     if SOURCE["kind"] != "csv":
         return ""
-    return option("--columns", json.dumps(SOURCE.get("columns", {}))) + option(
+    return option("--columns", json.dumps(SOURCE["columns"])) + option(
         "--label-separator", SOURCE.get("label_separator")
     )
 
@@ -227,7 +227,7 @@ def locset(task="{task}"):
 
 def expected_archive(name):
     """`` --size N --sha256 H`` of an archive, from ``source.archives`` (what is known of it)."""
-    known = SOURCE.get("archives", {}).get(name, {})
+    known = SOURCE["archives"].get(name) or {}
     return option("--size", known.get("size")) + option("--sha256", known.get("sha256"))
 
 
@@ -264,7 +264,7 @@ def final_targets():
     targets = [f"{OUT}/tables/appendix.tex", f"{OUT}/masks/lung_quality.png"]
     if shutil.which("latexmk") and shutil.which("pdflatex"):
         targets.append(f"{OUT}/tables/appendix.pdf")
-    if not UNET_CFG.get("checkpoint"):
+    if not UNET_CFG["checkpoint"]:
         targets.append(f"{OUT}/unet/report.json")
     if LESIONS:
         targets += expand(f"{OUT}/masks/{{task}}.coverage.json", task=TASKS)

@@ -153,7 +153,7 @@ else:
             runtime=10,
         params:
             task=task_argument,
-            seed=config.get("split_seed", 0),
+            seed=config["split_seed"],
             test_list=lambda w, input: option("--test-list", input.test_list),
             bboxes=lambda w, input: option("--bboxes", input.bboxes),
             skip=lambda w, input: option("--skip-missing", input.images),

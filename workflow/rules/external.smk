@@ -151,7 +151,7 @@ rule evaluate_external:
         markers=lambda w, input: option("--markers", input.markers),
     shell:
         "cxrloc evaluate --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
-        " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
+        " --lambda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
         " --objective {wildcards.objective:q} --splits {input.table:q} --cache {params.cache:q}"
         " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --model {input.model:q}"
         " --bootstrap {params.bootstrap}{params.markers} --external {wildcards.ext:q} --internal {input.internal:q}"

@@ -30,7 +30,7 @@ if UNET_FROM_MONTGOMERY:
             " && cxrloc montgomery --zip {params.zip:q} --out {params.out:q}) > {log:q} 2>&1"
 
 
-if not UNET_CFG.get("checkpoint"):
+if not UNET_CFG["checkpoint"]:
 
     localrules:
         fetch_unet_weights,

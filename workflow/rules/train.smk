@@ -1,5 +1,5 @@
-# Pretrained weights fetched once (a local rule: compute nodes need no network), then one
-# training job per task × backbone × λ × threshold × seed, then its evaluation.
+# Pretrained weights fetched once (a local rule: compute nodes need no network), then one training
+# job per task × backbone × λ (with its warm-up) × objective × threshold × seed, then its evaluation.
 
 
 localrules:
@@ -38,10 +38,10 @@ rule train:
     threads: config["train"]["threads"]
     resources:
         gpu=GPU,
-        cpus_per_gpu=RES.get("cpus_per_gpu", 4) if GPU else 0,
-        mem_mb=lambda wc, attempt: train_mem_mb(RES.get("train_mem_mb", 16000), config["image_size"], attempt),
+        cpus_per_gpu=RES["cpus_per_gpu"] if GPU else 0,
+        mem_mb=lambda wc, attempt: train_mem_mb(RES["train_mem_mb"], config["image_size"], attempt),
         runtime=lambda wc: train_runtime(
-            RES.get("train_runtime", 120),
+            RES["train_runtime"],
             wc.backbone,
             config["image_size"],
             config["train"]["epochs"],
@@ -56,7 +56,7 @@ rule train:
         weights=lambda w, input: option("--weights", input.weights),
     shell:
         "cxrloc train --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
-        " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
+        " --lambda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
         " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
         " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q}{params.markers}{params.weights}"
         " --out {params.out:q} > {log:q} 2>&1"
@@ -92,7 +92,7 @@ rule evaluate:
         markers=lambda w, input: option("--markers", input.markers),
     shell:
         "cxrloc evaluate --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
-        " --lamda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
+        " --lambda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
         " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
         " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --model {input.model:q}"
         " --bootstrap {params.bootstrap}{params.locset}{params.markers} --out {output.metrics:q} > {log:q} 2>&1"

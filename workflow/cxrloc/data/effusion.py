@@ -2,26 +2,17 @@
 fills the base of one or both lungs, its upper edge a meniscus rising toward the lateral chest
 wall, the costophrenic angle filled (blunted), soft-edged, its height and density drawn from
 configured ranges. Hand-written: no library draws a finding into a real film with its
-ground-truth mask. The real-film benchmark implants it (``cxrloc.implanted``) and the lung
+ground-truth mask. The real-film benchmark implants it (``cxrloc.data.implanted``) and the lung
 U-Net trains on films with it (``unet.opacities``), so that fluid reads as lung. Numpy and
 scipy only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
 
-
-@dataclass(frozen=True)
-class EffusionConfig:
-    height: tuple[float, float] = (0.2, 0.4)  # fluid level above the lung's lowest row, share of the lung's height
-    meniscus: tuple[float, float] = (0.05, 0.12)  # how much higher the surface climbs at the lateral wall
-    density: tuple[float, float] = (0.35, 0.6)  # blend toward white inside the fluid
-    blur: float = 0.015  # soft edge: Gaussian sigma as a share of the image side
-    each_lung: float = 0.6  # probability that a lung holds fluid (at least one does)
+from ..config import EffusionConfig
 
 
 def lungs_of(mask: np.ndarray) -> list[np.ndarray]:
@@ -54,7 +45,7 @@ def _fluid(lung: np.ndarray, lateral_left: bool, level: float, rise: float) -> n
     return lung & (np.arange(lung.shape[0])[:, None] >= surface[None, :])
 
 
-def draw(mask: np.ndarray, rng: np.random.Generator, cfg: EffusionConfig = EffusionConfig()) -> tuple[np.ndarray, np.ndarray]:
+def draw(mask: np.ndarray, rng: np.random.Generator, cfg: EffusionConfig) -> tuple[np.ndarray, np.ndarray]:
     """An effusion for a film with the lung ``mask``: its opacity (float32 in [0, 1], soft-edged)
     and the fluid itself (bool), which lies inside the mask."""
     lungs = lungs_of(mask)

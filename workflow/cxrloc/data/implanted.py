@@ -3,8 +3,8 @@
 From a folder of films with lung masks and a patient table (``images/<id>.png``,
 ``masks/<id>.png``, ``labels.csv`` with ``id`` and ``patient``), each film gives ``variants``
 variants, letterboxed to ``image_size``: a positive carries a simulated pleural effusion drawn
-from the film's true lung mask (``cxrloc.effusion``), a negative none. The confounder is the
-synthetic set's marker (``cxrloc.marker``: in the upper-right corner, or inside the upper lung
+from the film's true lung mask (``cxrloc.data.effusion``), a negative none. The confounder is the
+synthetic set's marker (``cxrloc.data.marker``: in the upper-right corner, or inside the upper lung
 field), drawn with the probability that follows the label at ``confounder_rate`` in train, val
 and ``test_iid``, and 0.5 for both classes in the shifted ``test``. Folds take whole patients.
 
@@ -16,7 +16,6 @@ regions come from the project's own lung U-Net. Deterministic for a seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +23,14 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from ..config import ConfigError
+from ..config import ImplantedConfig
 from ..errors import CxrlocError
 from ..io import atomic_dir
-from .effusion import EffusionConfig, draw, implant
+from .effusion import draw, implant
 from .imagecache import read_gray
 from .letterbox import Letterbox
 from .marker import COLUMNS as MARKER_COLUMNS
-from .marker import PLACEMENTS, box_slices, corner_box, lung_box
+from .marker import box_slices, corner_box, lung_box
 from .synthetic import marker_probability
 
 NEGATIVE, POSITIVE = "No Finding", "Effusion"
@@ -40,28 +39,6 @@ COLUMNS = {"image": "image", "labels": "label", "patient": "patient", "split": "
 
 class FilmsError(CxrlocError, ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class ImplantedConfig:
-    image_size: int = 256
-    variants: int = 4  # per film, each drawn afresh
-    positive_rate: float = 0.5
-    confounder_rate: float = 0.9
-    marker_placement: str = "corner"
-    folds: dict[str, float] = field(default_factory=lambda: {"train": 0.5, "val": 0.15, "test": 0.25, "test_iid": 0.1})
-    effusion: EffusionConfig = EffusionConfig()
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.marker_placement not in PLACEMENTS:
-            raise ConfigError(f"source.implanted.marker_placement {self.marker_placement!r}; valid: {', '.join(PLACEMENTS)}")
-        if isinstance(self.effusion, dict):
-            object.__setattr__(self, "effusion", EffusionConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                                                  for k, v in self.effusion.items()}))
-        missing = {"train", "val", "test"} - set(self.folds)
-        if missing:
-            raise ConfigError(f"source.implanted.folds: no share for {', '.join(sorted(missing))}")
 
 
 def read_films(root: Path) -> pd.DataFrame:

@@ -6,23 +6,43 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import schema
 from ..errors import CxrlocError
 from .imagecache import find_missing, leaves_root
 
-NIH_COLUMNS = {"image": "Image Index", "labels": "Finding Labels", "patient": "Patient ID"}
-CSV_COLUMNS = {"image": "image", "labels": "label", "patient": "patient", "split": None}  # source.columns' defaults
+NIH_COLUMNS = [  # Data_Entry_2017_v2020.csv's header, in its order
+    "Image Index",
+    "Finding Labels",
+    "Follow-up #",
+    "Patient ID",
+    "Patient Age",
+    "Patient Gender",
+    "View Position",
+    "OriginalImage[Width",
+    "Height]",
+    "OriginalImagePixelSpacing[x",
+    "y]",
+]
+NIH_ROLES = {"image": "Image Index", "labels": "Finding Labels", "patient": "Patient ID"}  # what cxrloc reads of it
 
 
 class MetadataError(CxrlocError, ValueError):
     pass
 
 
+def _csv_columns() -> dict[str, str | None]:
+    """A csv source's column names where ``source.columns`` is silent: the schema's defaults."""
+    node = schema()["properties"]["source"]["properties"]["columns"]["properties"]
+    return {role: spec["default"] for role, spec in node.items()}
+
+
 def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None, separator: str = "|") -> pd.DataFrame:
     """Columns ``image``, ``labels`` (list of findings), ``patient`` and, where the table has
     one, ``split``. ``columns`` maps those names to the table's: None reads NIH's Data_Entry
-    layout, a mapping a csv source's (``CSV_COLUMNS`` where it is silent). Names the file on error."""
+    layout, a mapping a csv source's (the schema's ``source.columns`` defaults where it is silent). Names the
+    file on error."""
     path = Path(path)
-    columns = NIH_COLUMNS if columns is None else {k: v for k, v in {**CSV_COLUMNS, **columns}.items() if v}
+    columns = NIH_ROLES if columns is None else {k: v for k, v in {**_csv_columns(), **columns}.items() if v}
     if not path.exists():
         raise MetadataError(f"metadata file not found: {path}")
     head = pd.read_csv(path, nrows=0)

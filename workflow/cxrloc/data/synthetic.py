@@ -8,7 +8,7 @@ The metadata CSV has the columns of NIH's ``Data_Entry_2017_v2020.csv``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,49 +17,13 @@ from PIL import Image
 from scipy import ndimage
 from tqdm import tqdm
 
-from ..config import ConfigError
+from ..config import ConfigError, SyntheticConfig
 from ..io import atomic_dir, atomic_write_text
 from .marker import COLUMNS as MARKER_COLUMNS
 from .marker import PLACEMENTS, box_slices, corner_box, lung_box
+from .metadata import NIH_COLUMNS
 
 FINDINGS = ("No Finding", "Effusion", "Pneumothorax", "Subcutaneous Emphysema", "Cardiomegaly")
-NIH_COLUMNS = [
-    "Image Index",
-    "Finding Labels",
-    "Follow-up #",
-    "Patient ID",
-    "Patient Age",
-    "Patient Gender",
-    "View Position",
-    "OriginalImage[Width",
-    "Height]",
-    "OriginalImagePixelSpacing[x",
-    "y]",
-]
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """What to draw: cohort size, finding mix, image size, lesion contrast, confounder."""
-
-    patients: int = 400
-    max_images_per_patient: int = 3
-    image_size: int = 128
-    lesion_contrast: float = 1.0
-    confounder_rate: float | None = None
-    marker_placement: str = "corner"  # corner, or lung (upper lung field)
-    shifted_fraction: float = 0.2
-    multi_label_rate: float = 0.05
-    finding_weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "No Finding": 0.4,
-            "Effusion": 0.15,
-            "Pneumothorax": 0.15,
-            "Subcutaneous Emphysema": 0.15,
-            "Cardiomegaly": 0.15,
-        }
-    )
-    seed: int = 0
 
 
 @dataclass

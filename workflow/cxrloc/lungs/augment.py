@@ -10,7 +10,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from ..data.effusion import EffusionConfig, draw, implant
+from ..config import EffusionConfig
+from ..data.effusion import draw, implant
 
 GEOMETRY = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomAffine(degrees=7, translate=(0.06, 0.06), scale=(0.9, 1.1))])
 INTENSITY = v2.Compose([

@@ -29,7 +29,7 @@ def text(value) -> str:
         elif ch.isascii():
             out.append(ch)
         else:
-            raise ValueError(f"no LaTeX for {ch!r} in {value!r}: add it to cxrloc.latex.MATH or TEXT")
+            raise ValueError(f"no LaTeX for {ch!r} in {value!r}: add it to cxrloc.report.latex.MATH or TEXT")
     if math:
         out.append("$" + "".join(math).rstrip() + "$")
     return "".join(out)

@@ -1,4 +1,5 @@
-"""One training job: a backbone, a task, λ, a threshold and a seed (docs/method.md §7).
+"""One training job: a task, a backbone, a λ schedule (with its warm-up epochs), an objective, a
+threshold and a seed (docs/method.md §7).
 
 Resumable: the full state is checkpointed atomically after every epoch, and a rerun of
 the same job continues from it (a run folder from a different configuration is refused).
@@ -36,6 +37,8 @@ from .step import Steps, StepSettings, fits_on, optimizer, resident
 if TYPE_CHECKING:
     import pandas as pd
 
+
+EPOCH_SEEDS = 100_003  # a prime above any epoch count: each (seed, epoch) shuffles from a seed of its own
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -96,7 +99,7 @@ def _unfinished_state(path: Path, fingerprint: str) -> dict | None:
 
 def _epoch(steps: Steps, n: int, spec: RunSpec, lam: float, epoch: int, flag: dict) -> dict:
     steps.model.train()
-    gen = torch.Generator().manual_seed(spec.seed * 100_003 + epoch)
+    gen = torch.Generator().manual_seed(spec.seed * EPOCH_SEEDS + epoch)
     order = torch.randperm(n, generator=gen)
     for idx in tqdm(steps.epoch_order(order), desc=f"epoch {epoch}", unit="batch", leave=False, disable=None):
         if flag["stop"]:
@@ -136,8 +139,8 @@ def cam_layer_of(spec: RunSpec) -> str | None:
 
 
 def channels_last(train: TrainConfig, device) -> bool:
-    """Channels-last memory: ``train.channels_last``, by default on CUDA only (on this CPU it
-    speeds up a small ResNet at 64 px by ~10 % and slows resnet18 at 32 px)."""
+    """Channels-last memory: ``train.channels_last``, by default on CUDA only (on a 2-core CPU it sped
+    up a small ResNet at 64 px by ~10 % and slowed resnet18 at 32 px)."""
     return device.type == "cuda" if train.channels_last is None else train.channels_last
 
 

@@ -5,7 +5,7 @@ default) the split is made resident on the GPU and the whole step (the batch gat
 the resident split, forward, the Grad-CAM pass with its double backward, the loss, Adam) is
 captured once per regime (cross-entropy alone at λ = 1, or with the attention term, where λ
 is a device scalar) and replayed, so the host launches one graph per batch instead of
-hundreds of kernels. The first ``WARMUP`` steps of a regime run eagerly on a side stream
+hundreds of kernels. The first ``GRAPH_WARMUP_STEPS`` steps of a regime run eagerly on a side stream
 (real steps, as CUDA graph capture asks); a last partial batch runs eagerly too, so no
 padded sample ever touches batch statistics. Totals stay on the device and are read once
 an epoch.
@@ -27,7 +27,7 @@ from .attention import objective
 from .cam import capture, capture_input
 from .splitdata import SplitData, normalize
 
-WARMUP = 3
+GRAPH_WARMUP_STEPS = 3  # eager steps of a regime before its CUDA graph is captured (not λ's warm-up epochs)
 RESIDENT_SHARE = 0.25  # keep a split on the GPU when it takes at most this share of free memory
 
 
@@ -92,7 +92,7 @@ class Steps:
             return
         regime = "ce" if lam >= 1 else "att"
         if regime not in self.graphs:
-            if self.warm.get(regime, 0) < WARMUP:
+            if self.warm.get(regime, 0) < GRAPH_WARMUP_STEPS:
                 self.warm[regime] = self.warm.get(regime, 0) + 1
                 side = torch.cuda.Stream(self.device)
                 side.wait_stream(torch.cuda.current_stream(self.device))
@@ -130,7 +130,7 @@ class Steps:
 
     def _step(self, idx: torch.Tensor, lam, cache: bool) -> None:
         """Forward, objective, backward, optimizer step and the device-side totals."""
-        d, att = self.data, self.cfg.attention
+        d, attention = self.data, self.cfg.attention
         x = normalize(d.images[idx].to(self.device, non_blocking=True))
         with_term = isinstance(lam, torch.Tensor) or lam < 1
         second = with_term and SECOND_PASS in self.needs
@@ -140,23 +140,23 @@ class Steps:
         boxes = d.boxes[idx].to(self.device, non_blocking=True)
         masks = d.lung_masks[idx].to(self.device, non_blocking=True)
         if second:
-            regions = invariance.invariance_regions(att, y, self.kinds, boxes, masks, x.shape[-1])
-            x = torch.cat([x, invariance.second_pass(x, y, regions, att)])
+            regions = invariance.invariance_regions(attention, y, self.kinds, boxes, masks, x.shape[-1])
+            x = torch.cat([x, invariance.second_pass(x, y, regions, attention)])
         if self.cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        pooled_needed = second and att.features == "pooled"
+        pooled_needed = second and attention.features == "pooled"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=cache), \
                 capture(self.layer) as seen, \
                 (capture_input(self.model.get_classifier()) if pooled_needed else contextlib.nullcontext([])) as pooled:
             logits = self.model(x)
         if second:
             features = pooled[-1] if pooled_needed else seen[-1]
-            parts = invariance.objective(logits.float(), features, y, lam, att)
+            parts = invariance.objective(logits.float(), features, y, lam, attention)
             logits = logits[: len(y)]
         else:
             parts = objective(logits.float(), seen[-1] if with_term else None, y,
-                              lambda labels: target_regions(att.region, boxes, self.kinds[labels], x.shape[-1], masks),
-                              lam, self.cfg.thresh, att, inputs=x)
+                              lambda labels: target_regions(attention.region, boxes, self.kinds[labels], x.shape[-1], masks),
+                              lam, self.cfg.thresh, attention, inputs=x)
         parts.loss.backward()
         self.opt.step()
         n = len(idx)
