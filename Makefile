@@ -20,10 +20,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q --durations=25
 
-# The workflow under `snakemake --lint` (default, NIH and shortcut configs; a config that does not
-# parse fails too), snakefmt and ruff.
+# The workflow under `snakemake --lint` (every config; the real-film one where its films are at hand;
+# a config that does not parse fails too), snakefmt and ruff.
 lint: $(STAMP)
-	for c in config/config.yaml config/nih.yaml config/shortcut.yaml; do \
+	for c in config/config.yaml config/nih.yaml config/shortcut.yaml \
+	  $$(test -d ../shared/data/real-lungs && echo config/shortcut_real.yaml); do \
 	  if ! $(VENV)/bin/snakemake --lint -n --configfile $$c > .lint.log 2>&1 || grep -q '^Lints for' .lint.log; then \
 	    cat .lint.log; rm -f .lint.log; exit 1; fi; \
 	done; rm -f .lint.log
@@ -40,6 +41,7 @@ report: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/attention_step.py
+	$(PY) bench/startup.py
 
 dryrun-nih: $(STAMP)
 	$(VENV)/bin/snakemake -n --configfile config/nih.yaml

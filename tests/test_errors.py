@@ -108,7 +108,8 @@ def test_a_bad_unet_encoder_weights_file_is_one_line(tmp_path, suffix):
     ("{train: [1, 2", "--settings: not YAML or JSON"),
     ("[1, 2]", "--settings: a mapping of config sections"),
     ("missing.yaml", "--settings: missing.yaml not found"),
-    ('{"train": 5}', "train: a mapping of keys expected, got 5"),
+    ('{"train": 5}', "train: 5 is not of type 'object'"),
+    ('{"train": {"epochs": 0}}', "train.epochs: 0 is less than the minimum of 1"),
 ])
 def test_a_bad_settings_argument_is_one_line(settings, says):
     message = one_line_error("train", "--splits", "s.csv", "--cache", "c", "--lungs", "l.npz", "--task", "ne",

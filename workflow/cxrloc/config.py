@@ -246,10 +246,10 @@ def section(cfg: dict, name: str) -> dict:
 def train_config(cfg: dict) -> TrainConfig:
     """The train section, with the top-level ``device`` (the one key that says where work runs)
     and ``weights``."""
-    train = section(cfg, "train")
-    if "device" in train:
+    if isinstance(cfg.get("train"), dict) and "device" in cfg["train"]:
         raise ConfigError("train.device: set the top-level key device instead (it decides both where a job "
                           "runs and whether the cluster gives it a GPU)")
+    train = section(cfg, "train")
     train["device"] = cfg.get("device", default_of("device"))
     if "weights" in cfg:
         train["weights"] = cfg["weights"] or {}
