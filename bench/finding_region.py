@@ -94,7 +94,7 @@ def main() -> None:
                                                a.root / "labels.csv")
             seconds = time.time() - tic
             films = films_with_and_without(a.root, [data.names[i] for i in test], a.implant_size, a.size, a.draws)
-            model, unet_size = load(Path(tmp) / "unet.pt", device)
+            model, unet_size, _ = load(Path(tmp) / "unet.pt", device)
             boxes, regions = {}, {}
             for key in ("plain", "with"):
                 boxes[key], regions[key] = lower_regions(square_masks(model, unet_size, films[key], device, True), a.size)

@@ -52,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         report, data, test, pred = train_unet(a.root / "images", a.root / "masks", cfg, Path(tmp) / "unet.pt",
                                               torch.device("cpu"), a.root / "labels.csv", a.encoder_weights)
-        model, _ = load(Path(tmp) / "unet.pt", torch.device("cpu"))
+        model, *_ = load(Path(tmp) / "unet.pt", torch.device("cpu"))
         fit, _ = score_images(model, data, np.setdiff1d(np.arange(len(data)), test), torch.device("cpu"), a.postprocess)
     report["training_films"] = {k: v for k, v in fit.items() if k != "per_image"}
     atomic_write_json(a.out / "lung_unet.json", {**stamp(), **report})

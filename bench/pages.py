@@ -199,22 +199,35 @@ def speed() -> str:
     return "\n".join(parts)
 
 
-BLOCKS = {(ROOT / "README.md", "the answer"): answer, (ROOT / "docs/shortcut.md", "the tables"): shortcut_tables,
-          (ROOT / "docs/lungs.md", "the lung figures"): lungs}
+def demo() -> str:
+    """The README's quick start: what `make demo` costs from a fresh clone."""
+    d = load("demo_cpu.json")
+    return (f"From a fresh clone, `make demo` set up the environment in {d['setup_minutes']} min ({d['venv_gb']} GB) and "
+            f"ran the pipeline in {d['demo_minutes']} min ({d['results_gb']} GB of results), {d['total_minutes']} min in "
+            f"all (`python bench/demo.py`; {provenance('demo_cpu.json')}).\n")
 
 
-def with_block(path: Path, name: str, body: str) -> str:
-    """``path``'s text with its block ``name`` replaced by ``body``; missing markers are an error."""
+BLOCKS = {ROOT / "README.md": {"the answer": answer, "the demo's cost": demo},
+          ROOT / "docs/shortcut.md": {"the tables": shortcut_tables}, ROOT / "docs/lungs.md": {"the lung figures": lungs}}
+
+
+def with_block(text: str, where: Path, name: str, body: str) -> str:
+    """``text`` (of ``where``) with its block ``name`` replaced by ``body``; missing markers are an error."""
     begin, end = markers(name)
-    text = path.read_text()
     if begin not in text or end not in text:
-        sys.exit(f"{path}: the markers of the block '{name}' are missing ({begin} … {end})")
+        sys.exit(f"{where}: the markers of the block '{name}' are missing ({begin} … {end})")
     return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n\n{body}\n{end}", text, flags=re.S)
 
 
 def pages() -> dict[Path, str]:
     """Every generated page's text as the results say it now."""
-    return {SPEED: speed(), **{path: with_block(path, name, body()) for (path, name), body in BLOCKS.items()}}
+    out = {SPEED: speed()}
+    for path, blocks in BLOCKS.items():
+        text = path.read_text()
+        for name, body in blocks.items():
+            text = with_block(text, path, name, body())
+        out[path] = text
+    return out
 
 
 def main() -> None:

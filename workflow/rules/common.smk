@@ -92,11 +92,12 @@ UNET_SETTINGS = unet_config(config)  # the typed settings; UNET_CFG keeps the pa
 UNET = UNET_CFG["checkpoint"] or f"{OUT}/unet/unet.pt"
 # What the U-Net learns from: the synthetic set's own lungs, the implanted set's films with their
 # masks (whole patients held out), Montgomery for the others, unless unet.images names a set.
-LUNG_SET = {
+OWN_LUNGS = {  # sources whose films come with lung masks: images, masks, patient table
     "synthetic": (f"{RAW}/images", f"{RAW}/lung_masks", []),
     "implanted": tuple(f"{SOURCE.get('root')}/{name}" for name in ("images", "masks", "labels.csv")),
-}.get(SOURCE["kind"], (f"{LUNGSET}/images", f"{LUNGSET}/masks", []))
-UNET_FROM_MONTGOMERY = not UNET_CFG.get("images") and SOURCE["kind"] not in ("synthetic", "implanted")
+}
+LUNG_SET = OWN_LUNGS.get(SOURCE["kind"], (f"{LUNGSET}/images", f"{LUNGSET}/masks", []))
+UNET_FROM_MONTGOMERY = not UNET_CFG.get("images") and SOURCE["kind"] not in OWN_LUNGS
 UNET_IMAGES = UNET_CFG.get("images") or LUNG_SET[0]
 UNET_MASKS = UNET_CFG.get("masks") or LUNG_SET[1]
 UNET_LABELS = UNET_CFG.get("labels") or (LUNG_SET[2] if not UNET_CFG.get("images") else [])

@@ -43,7 +43,7 @@ def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.devi
     """Masks into ``out/masks/<stem>.png`` and ``out/boxes.csv`` (``image, x, y, w, h`` in the
     image's pixels, and the flags); returns the table. All or nothing: a bad film leaves the
     masks and boxes of an earlier run as they were. ``postprocess``: see ``unet.final_mask``."""
-    model, size = load(checkpoint, device)
+    model, size, _ = load(checkpoint, device)
     names = image_names(images)
     _unique_stems(names, images)
     rows = []

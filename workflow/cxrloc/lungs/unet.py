@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -201,8 +202,14 @@ def probabilities(model: torch.nn.Module, gray: torch.Tensor, device: torch.devi
     return torch.cat([(prob(g) + prob(g.flip(-1)).flip(-1)) / 2 for g in gray.split(batch)])
 
 
-def load(path: Path, device: torch.device) -> tuple[torch.nn.Module, int]:
-    """A lung U-Net written by ``train-unet`` and its input size; any other file is an error naming it."""
+class LungModel(NamedTuple):
+    model: torch.nn.Module
+    size: int  # the input size it was trained at
+    postprocess: bool  # unet.postprocess as it was trained (predict follows it; the workflow passes its own)
+
+
+def load(path: Path, device: torch.device) -> LungModel:
+    """A lung U-Net written by ``train-unet``; any other file is an error naming it."""
     ckpt = load_checkpoint(path, "lung U-Net checkpoint")
     try:
         model = build(ckpt["encoder"], ckpt["decoder_channels"], ckpt["standardize"])
@@ -212,7 +219,7 @@ def load(path: Path, device: torch.device) -> tuple[torch.nn.Module, int]:
         raise CheckpointError(f"{path} is not a lung U-Net of cxrloc train-unet ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else 'no detail'}); train one, or give unet.checkpoint "
                               "a checkpoint that train-unet wrote") from None
-    return model.to(device), size
+    return LungModel(model.to(device), size, bool(ckpt.get("postprocess", False)))
 
 
 def square_masks(model: torch.nn.Module, size: int, gray: np.ndarray, device: torch.device,
@@ -238,7 +245,7 @@ def stored(mask: np.ndarray, mask_size: int = MASK_SIZE) -> np.ndarray:
 def precache(checkpoint: Path, cache: ImageCache, out: Path, device: torch.device,
              mask_size: int = MASK_SIZE, batch: int = 32, postprocess: bool = False) -> dict:
     """Mask, box and flags of every cached image, in one ``.npz``; the paper's fallback on empty masks."""
-    model, size = load(checkpoint, device)
+    model, size, _ = load(checkpoint, device)
     images = cache.images()
     n = images.shape[0]
     boxes = np.zeros((n, 4), np.int32)

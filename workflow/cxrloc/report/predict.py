@@ -28,6 +28,8 @@ from ..train.job import RunSpec, predict_proba
 from ..train.results import ResultError, read_result
 from ..train.splitdata import SplitData, mask_lungs, normalize
 
+THUMBNAIL = 256  # the overview's side of a film, in pixels
+
 
 class RunError(CxrlocError, ValueError):
     pass
@@ -107,15 +109,14 @@ def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: to
                        "U-Net, and none was found; give --unet")
     _unique_overlays(names, root)
     model, layer, _ = load_trained(run.folder / "model.pt", spec, device)
-    segmenter = (*load_unet(unet, device), load_checkpoint(unet, "lung U-Net checkpoint").get("postprocess", False)) \
-        if unet else None
+    segmenter = load_unet(unet, device) if unet else None
     kinds = kinds_for(spec.task)
     probabilities, tiles = [], []
     with atomic_dir(out / "cams") as cams:
         for start in tqdm(range(0, len(names), batch), desc="predict", unit="batch"):
             chunk = names[start : start + batch]
             images = torch.from_numpy(np.stack([decode(root / n, size)[0] for n in chunk]))
-            lungs = (np.stack(square_masks(segmenter[0], segmenter[1], images.numpy(), device, segmenter[2]))
+            lungs = (np.stack(square_masks(segmenter.model, segmenter.size, images.numpy(), device, segmenter.postprocess))
                      if segmenter else np.ones((len(chunk), size, size), bool))
             boxes = torch.tensor([lung_box(m) for m in lungs], dtype=torch.int64)
             small = torch.from_numpy(np.stack([stored(m) for m in lungs]))  # as precache-masks keeps them
@@ -132,6 +133,7 @@ def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: to
                 path = cams / overlay_name(name)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 picture.save(path)
+                picture.thumbnail((THUMBNAIL, THUMBNAIL))  # the overview's: all of them, so small
                 tiles.append(picture)
             probabilities.append(p)
     table = predictions(names, np.concatenate(probabilities), spec.task.classes, run.threshold)
