@@ -39,3 +39,15 @@ def test_a_results_file_without_a_key_is_an_error_naming_it(tmp_path):
     path.write_text(json.dumps({"schema": 0}))
     with pytest.raises(ResultError, match=f"schema 0, expected {SCHEMA_VERSION}"):
         read_result(path)
+
+
+def test_the_originals_flags_still_parse_as_aliases():
+    from cxrloc.cli import parser
+
+    original = parser().parse_args(["train", "--splits", "s.csv", "--path", "cache", "--lungs", "l.npz", "--task", "ne",
+                                    "--backbone", "resnet", "--lamda", "0.25", "--isAdaptive", "--batch", "8", "--gpu", "0",
+                                    "--out", "run"])
+    ours = parser().parse_args(["train", "--splits", "s.csv", "--cache", "cache", "--lungs", "l.npz", "--task", "ne",
+                                "--backbone", "resnet", "--lambda", "0.25", "--adaptive", "--batch", "8", "--gpu", "0",
+                                "--out", "run"])
+    assert vars(original) == vars(ours) and ours.lam == "0.25" and ours.adaptive and ours.cache == "cache"
