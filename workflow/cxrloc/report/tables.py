@@ -62,7 +62,8 @@ def external_summary(paths: list[Path]) -> pd.DataFrame:
                      "halfwidth": float(np.hypot(_auc_halfwidth(own), _auc_halfwidth(ext)))})
     runs = pd.DataFrame(rows)
     out = []
-    for (name, backbone, objective), by_objective in runs.groupby(["set", "backbone", "objective"], sort=False):
+    groups = runs.groupby(["set", "backbone", "objective"])
+    for (name, backbone, objective), by_objective in sorted(groups, key=lambda g: (g[0][0], g[0][1], g[0][2] != "ce", g[0][2])):
         for lam in ordered_lambdas(by_objective["lambda"]):
             part = by_objective[by_objective["lambda"] == lam]
             change = part["external"] - part["own"]
@@ -74,7 +75,7 @@ def external_summary(paths: list[Path]) -> pd.DataFrame:
                         "λ": lambda_label(lam), "seeds": len(part), "own test AUC": mean_sd(part["own"]),
                         "external AUC": mean_sd(part["external"]),
                         "change [95% CI]": f"{change.mean():+.3f} [{change.mean() - half:+.3f}, {change.mean() + half:+.3f}]"})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out).set_index("external set")
 
 
 def mean_sd(values: pd.Series) -> str:
