@@ -154,7 +154,7 @@ def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub,
     report, *_ = unet.train_unet(raw / "images", raw / "lung_masks", cfg, tmp_path / "unet.pt", torch.device("cpu"),
                                  encoder_weights=out)
     assert report["encoder_weights"] == f"{UNET_REPO}@{UNET_REVISION}"
-    model, _ = unet.load(tmp_path / "unet.pt", torch.device("cpu"))
+    model, *_ = unet.load(tmp_path / "unet.pt", torch.device("cpu"))
     assert isinstance(model[0], unet.Standardize) and model[0].mean.flatten().tolist() == pytest.approx(STANDARDIZE["mean"])
     conv = model[1].encoder.conv1.weight
     assert torch.allclose(conv, weights["conv1.weight"], atol=1e-6)
