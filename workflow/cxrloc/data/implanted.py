@@ -34,7 +34,6 @@ from .marker import box_slices, corner_box, lung_box
 from .synthetic import marker_probability
 
 NEGATIVE, POSITIVE = "No Finding", "Effusion"
-COLUMNS = {"image": "image", "labels": "label", "patient": "patient", "split": "split"}  # Data_Entry.csv
 
 
 class FilmsError(CxrlocError, ValueError):

@@ -16,7 +16,7 @@ from ..data.imagecache import read_gray
 from ..data.letterbox import Letterbox
 from ..io import atomic_dir, atomic_path
 from .boxes import FLAGS, flags, lung_box
-from .segset import SegsetError, image_names
+from .segset import check_distinct, image_names
 from .unet import final_mask, load, probabilities
 
 
@@ -28,16 +28,6 @@ def mask_path(out: Path, name: str) -> Path:
     return out / "masks" / f"{Path(name).stem}.png"
 
 
-def _unique_stems(names: list[str], images: Path) -> None:
-    """Masks are named by the image's stem: two images of one stem would share a mask file."""
-    seen: dict[str, str] = {}
-    for name in names:
-        other = seen.setdefault(Path(name).stem, name)
-        if other != name:
-            raise SegsetError(f"{images / other} and {images / name} share the name {Path(name).stem!r}, and so "
-                              "would their masks: rename one of them")
-
-
 def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.device, batch: int = 16,
                    postprocess: bool = False) -> pd.DataFrame:
     """Masks into ``out/masks/<stem>.png`` and ``out/boxes.csv`` (``image, x, y, w, h`` in the
@@ -45,7 +35,7 @@ def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.devi
     masks and boxes of an earlier run as they were. ``postprocess``: see ``unet.final_mask``."""
     model, size, _ = load(checkpoint, device)
     names = image_names(images)
-    _unique_stems(names, images)
+    check_distinct(names, images, lambda name: Path(name).stem, "masks")
     rows = []
     with atomic_dir(out / "masks") as masks:
         for start in tqdm(range(0, len(names), batch), desc="segment lungs", unit="batch"):

@@ -34,6 +34,16 @@ class Segset:
         return len(self.names)
 
 
+def check_distinct(names: list[str], folder: Path, key, what: str) -> None:
+    """Files of ``folder`` of the same ``key(name)`` would write one output (``what``): an error naming both."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(key(name), name)
+        if other != name:
+            raise SegsetError(f"{folder / other} and {folder / name} share the name {key(name)!r}, and so would "
+                              f"their {what}: rename one of them")
+
+
 def image_names(folder: Path) -> list[str]:
     names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
     if not names:

@@ -20,12 +20,12 @@ from ..errors import CxrlocError
 from ..io import atomic_dir, atomic_path
 from ..lungs.boxes import lung_box
 from ..lungs.regions import kinds_for, target_regions
-from ..lungs.segset import SUFFIXES
+from ..lungs.segset import check_distinct, image_names
 from ..objectives import get
 from ..train.cam import grad_cam
 from ..train.evaluate import load_trained
 from ..train.job import RunSpec, predict_proba
-from ..train.results import ResultError, read_result
+from ..train.results import read_result
 from ..train.splitdata import SplitData, mask_lungs, normalize
 
 THUMBNAIL = 256  # the overview's side of a film, in pixels
@@ -57,23 +57,18 @@ class TrainedRun:
 
 
 def _validation_threshold(folder: Path, spec: RunSpec) -> float | None:
-    """The run's positive-class threshold of Youden's J on validation (metrics.json), for binary tasks."""
+    """The run's positive-class threshold of Youden's J on validation (metrics.json), for binary tasks;
+    an unreadable metrics.json is an error naming it, never a silent fall-back to the arg-max."""
     if not spec.task.binary or not (folder / "metrics.json").is_file():
         return None
-    try:
-        return read_result(folder / "metrics.json").splits["val"].metrics.get("youden_threshold")
-    except ResultError:
-        return None
+    return read_result(folder / "metrics.json").splits["val"].metrics.get("youden_threshold")
 
 
 def film_names(images: Path | None, table: Path | None) -> tuple[Path, list[str]]:
     """The folder the films' paths start from, and the films: every image of ``images``, or the
     ``image`` column of ``table`` (paths under the table's folder)."""
     if images is not None:
-        names = sorted(p.name for p in images.iterdir() if p.suffix.lower() in SUFFIXES)
-        if not names:
-            raise RunError(f"{images}: no image ({', '.join(sorted(SUFFIXES))})")
-        return images, names
+        return images, image_names(images)
     frame = pd.read_csv(table, dtype=str)
     if "image" not in frame.columns:
         raise RunError(f"{table}: no image column; found {list(frame.columns)}")
@@ -85,14 +80,6 @@ def film_names(images: Path | None, table: Path | None) -> tuple[Path, list[str]
 
 def overlay_name(name: str) -> str:
     return str(Path(name).with_suffix(".png"))
-
-
-def _unique_overlays(names: list[str], root: Path) -> None:
-    seen: dict[str, str] = {}
-    for name in names:
-        other = seen.setdefault(overlay_name(name), name)
-        if other != name:
-            raise RunError(f"{root / other} and {root / name} would share the overlay {overlay_name(name)}: rename one")
 
 
 def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: torch.device, unet: Path | None = None,
@@ -107,7 +94,7 @@ def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: to
     if masked and unet is None:
         raise RunError(f"{run.folder} is a masked run (it classifies the lungs alone): it needs the study's lung "
                        "U-Net, and none was found; give --unet")
-    _unique_overlays(names, root)
+    check_distinct(names, root, overlay_name, "overlays")
     model, layer, _ = load_trained(run.folder / "model.pt", spec, device)
     segmenter = load_unet(unet, device) if unet else None
     kinds = kinds_for(spec.task)
