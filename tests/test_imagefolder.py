@@ -34,6 +34,26 @@ def test_an_optional_test_iid_folder_is_its_own_split(tmp_path):
     assert (table["split"] == "test_iid").sum() == 4
 
 
+@pytest.mark.parametrize("classes", [("No Finding", "Effusion"), ("no_finding", "effusion"), ("0", "1"),
+                                     ("1Effusion", "0NoFinding")])
+def test_labels_follow_the_task_whatever_the_folders_sort_to(tmp_path, classes):
+    """``Effusion`` sorts before ``No Finding``: its label must still be 1, the task's."""
+    table = index_imagefolder(make(tmp_path / "set", classes=classes), BUILTIN["ne"])
+    effusion = table["image"].str.contains("(?i)effusion|/1/")
+    assert (table.loc[effusion, "label"] == 1).all() and (table.loc[~effusion, "label"] == 0).all()
+    assert (table.loc[effusion, "finding"] == "Effusion").all()
+
+
+@pytest.mark.parametrize(("classes", "message"), [
+    (("1NoFinding", "0Effusion"), "0Effusion: its number says label 0 \\(No Finding\\), its name Effusion"),
+    (("NoFinding", "Pneumothorax"), "Pneumothorax: names none of task ne's classes"),
+    (("0NoFinding", "Effusion", "1Effusion"), "1Effusion and Effusion both stand for class Effusion"),
+])
+def test_folders_that_contradict_the_task_are_named(tmp_path, classes, message):
+    with pytest.raises(LayoutError, match=message):
+        index_imagefolder(make(tmp_path / "set", classes=classes), BUILTIN["ne"])
+
+
 @pytest.mark.parametrize(("split", "folder"), [("val", "1Efusion"), ("test", "2Pneumothorax"), ("test_iid", "x")])
 def test_a_folder_that_is_no_class_of_train_is_named(tmp_path, split, folder):
     """A misspelled copy of a class folder, or a class found only in val/ or test/, would drop its

@@ -133,3 +133,31 @@ def test_channels_last_memory_where_asked_for_and_always_for_the_unet():
     asked = RunSpec("d", BUILTIN["ne"], "resnet_tiny", 0.5, 0.5, 0, TrainConfig(channels_last=True))
     assert layouts(build_model(asked, cpu)[0]) == {True}
     assert layouts(unet.build("resnet18", (16, 8, 8, 8, 8))) == {True}
+
+
+@pytest.mark.parametrize("size", [32, 33, 40, 47, 48, 64, 65])
+def test_the_registry_knows_each_grad_cam_map_size_planning_checks(backbone, size):
+    """Planning reads the record's stride instead of running the model: it must match the model."""
+    name, model, layer = backbone
+    try:
+        with torch.no_grad(), capture(layer) as seen:
+            model(torch.zeros(1, 3, size, size))
+    except RuntimeError:  # too small for the network itself (VGG's pooling)
+        return
+    assert backbones.record(name).cam_cells(size) == min(seen[-1].shape[-2:])
+    least = backbones.record(name).min_size()
+    assert backbones.record(name).cam_cells(least) == backbones.MIN_CAM_CELLS
+    assert backbones.record(name).cam_cells(least - 1) < backbones.MIN_CAM_CELLS
+
+
+def test_a_map_term_on_a_one_cell_map_stops_the_step():
+    """A backbone or layer planning could not check: the first training step stops, naming the cause."""
+    from cxrloc.config import AttentionConfig
+    from cxrloc.train.attention import objective
+    from cxrloc.train.camsize import CamSizeError
+
+    activations = torch.randn(2, 4, 1, 1, requires_grad=True)
+    logits = activations.mean(dim=(2, 3))[:, :2]
+    with pytest.raises(CamSizeError, match="the Grad-CAM layer's map is 1×1 at this image size"):
+        objective(logits, activations, torch.tensor([0, 1]), lambda y: torch.ones(2, 8, 8), 0.5, 0.5,
+                  AttentionConfig())

@@ -63,3 +63,85 @@ def test_forcerun_of_one_model_really_retrains(own_study):
     assert "resuming" not in log.read_text() and "epoch 0:" in log.read_text()
     pd.testing.assert_frame_equal(pd.read_csv(history)[["loss", "val_acc"]], before[["loss", "val_acc"]])
 
+
+
+def _films_study(tmp_path, kind):
+    """A study of films the user holds (class folders, or a table of films), and its config."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "films"
+    rows = []
+    for split in ("train", "val", "test"):
+        for label, folder in enumerate(("0NoFinding", "1Effusion")):
+            (root / split / folder).mkdir(parents=True)
+            for i in range(3):
+                name = f"{split}/{folder}/{i}.png"
+                Image.fromarray(np.full((16, 16), 40 * i + 100 * label, np.uint8)).save(root / name)
+                rows.append({"file": name, "finding": ["No Finding", "Effusion"][label], "subject": f"{split}{i}{label}"})
+    cfg = {**yaml.safe_load(TINY.read_text()), "dataset": "films"}
+    if kind == "csv":
+        pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", index=False)
+        cfg["source"] = {"kind": "csv", "root": str(root), "table": str(tmp_path / "labels.csv"),
+                         "columns": {"image": "file", "labels": "finding", "patient": "subject"}}
+    else:
+        cfg["source"] = {"kind": "imagefolder", "root": str(root)}
+    (tmp_path / "films.yaml").write_text(yaml.safe_dump(cfg))
+    return root, tmp_path / "films.yaml"
+
+
+@pytest.mark.parametrize("kind", ["imagefolder", "csv"])
+def test_a_film_overwritten_in_place_or_added_reruns_what_reads_it(tmp_path, kind):
+    """Snakemake compares a folder's own time only: a film overwritten inside it, or added to a class
+    folder, left the old cache (and every model and table after it) standing."""
+    import numpy as np
+    from PIL import Image
+    from cxrloc.data.imagecache import ImageCache
+
+    root, config = _films_study(tmp_path, kind)
+    cache = "results/films/cache/images.npy"
+    snakemake(tmp_path, cache, "--configfile", str(config))
+    film = root / "test/1Effusion/0.png"
+    Image.fromarray(np.full((16, 16), 7, np.uint8)).save(film)
+    snakemake(tmp_path, cache, "--configfile", str(config))
+    read = ImageCache(tmp_path / "results/films/cache")
+    assert (read.images()[read.index["test/1Effusion/0.png"]] == 7).all()
+    if kind == "imagefolder":
+        shutil.copy(film, root / "train/1Effusion/new.png")
+        snakemake(tmp_path, cache, "--configfile", str(config))
+        assert "train/1Effusion/new.png" in ImageCache(tmp_path / "results/films/cache").index
+    again = snakemake(tmp_path, cache, "--configfile", str(config))
+    assert "Nothing to be done" in again.stdout + again.stderr, "an unchanged folder reruns nothing"
+
+
+def test_a_killed_retraining_leaves_no_old_result_standing(study, tmp_path):
+    """Snakemake deletes a job's own outputs before it runs, not the evaluation after it: a retraining
+    killed mid-way left the old metrics.json and cams.npz, and a plain rerun found nothing to do."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .workflow import BIN, ROOT, env
+
+    shutil.copytree(study / OUT, tmp_path / OUT)
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["train"]["epochs"] = 4
+    (tmp_path / "four.yaml").write_text(yaml.safe_dump(cfg))
+    run = tmp_path / OUT / "runs/resnet18_tiny_ne_la0.5_t0.5_s0_soft"
+    (run / "state.pt").unlink(missing_ok=True)
+    target = str((run / "metrics.json").relative_to(tmp_path))
+    cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "1", target,
+           "--forcerun", target.replace("metrics.json", "model.pt"), "--configfile", str(tmp_path / "four.yaml")]
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(cmd, env=env(), cwd=tmp_path, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.time() + 120
+    while not (run / "state.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: Snakemake and its job alike
+    proc.wait(timeout=120)
+    assert not (run / "model.pt").exists(), "killed before the retraining finished"
+    assert not (run / "metrics.json").exists() and not (run / "cams.npz").exists()
+    out = snakemake(tmp_path, target, "--configfile", str(tmp_path / "four.yaml"))
+    assert "resuming" in (tmp_path / OUT / "logs/train/resnet18_tiny_ne_la0.5_t0.5_s0_soft.log").read_text()
+    assert (run / "model.pt").exists() and (run / "metrics.json").exists(), out.stderr[-2000:]

@@ -54,7 +54,7 @@ def test_corrupt_checkpoint_fails_naming_the_file(study, tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run/state.pt").write_bytes(b"not a checkpoint")
     proc = cxrloc("train", *run_args(study), "--out", str(tmp_path / "run"), check=False)
-    assert proc.returncode == 1 and "corrupt or foreign checkpoint" in proc.stderr and "state.pt" in proc.stderr
+    assert proc.returncode == 1 and "corrupt or foreign training state" in proc.stderr and "state.pt" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("cxrloc train: error:"), "one line, no traceback"
 
 

@@ -63,6 +63,21 @@ def test_synthetic_localization_is_scored(study):
     assert loc["n"] > 0 and 0 <= loc["pointing_game"] <= 1 and 0 <= loc["energy_inside"] <= 1
 
 
+def test_the_attention_term_trains_in_the_tiny_study(study):
+    """At 32 px resnet18's Grad-CAM map was 1 × 1: the term stayed at one value, no heat ever fell in
+    the region, and the soft run ended as the cross-entropy run. At the tiny study's size the term
+    falls, heat reaches the region and the weights leave cross-entropy's."""
+    import torch
+
+    runs = study / OUT / "runs"
+    history = pd.read_csv(runs / "resnet18_tiny_ne_la0.5_t0.5_s0_soft/history.csv")
+    assert history["att"].iloc[-1] < 0.8 * history["att"].iloc[0], history
+    assert (history["cam_in_region"] > 0).all(), history
+    soft, ce = (torch.load(runs / f"resnet18_tiny_ne_{name}/model.pt", weights_only=True)["state_dict"]
+                for name in ("la0.5_t0.5_s0_soft", "la1_t0.5_s0_ce"))
+    assert max(float((soft[k].float() - ce[k].float()).abs().max()) for k in soft) > 0.01
+
+
 @pytest.mark.skipif(not shutil.which("rsync"), reason="the fs storage plugin needs rsync (Debian: rsync; .ci/run "
                     "installs it): without it the study runs on the shared file system")
 def test_every_job_ran_on_its_declared_files_alone(study):
@@ -124,12 +139,29 @@ def test_a_misspelled_name_or_a_bad_value_fails_before_any_job_naming_the_key(tm
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("change, expected", [
+    ({"image_size": 32}, "config key image_size 32: resnet18's Grad-CAM layer layer4.1 gives a 1×1 map"),
+    ({"image_size": 40, "backbones": ["densenet121"]}, "config key image_size 40: densenet121's Grad-CAM layer"),
+    ({"warmups": [2]}, "config key warmups: a warm-up of 2 epochs with train.epochs 2 leaves no epoch"),
+    ({"objectives": ["ceiling"], "source": {"kind": "synthetic", "synthetic": {"patients": 20}}},
+     "config key objectives: ceiling trains without the confounder, and source.kind synthetic draws none"),
+])
+def test_a_run_that_would_be_cross_entropy_under_another_name_fails_before_any_job(tmp_path, change, expected):
+    """An attention term on a one-cell Grad-CAM map, a warm-up as long as training, a ceiling with no
+    confounder to remove: each would train plain cross-entropy and table it under the objective's name."""
+    bad = {**yaml.safe_load(TINY.read_text()), "objectives": ["soft"], **change}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(tmp_path, "--configfile", str(tmp_path / "bad.yaml"), "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and expected in out, out[-2000:]
+
+
 def test_a_csv_source_a_declared_task_and_a_timm_backbone_outside_the_registry_build_the_grid(tmp_path):
     (tmp_path / "films").mkdir()
     (tmp_path / "films/labels.csv").write_text("file,finding,subject\n")
     cfg = yaml.safe_load(TINY.read_text())
     nodule = {"name": "nodule", "classes": ["No Finding", "Nodule"], "regions": {"Nodule": "upper"}}
-    cfg.update(backbones=["densenet121"], dataset="own", tasks=["ne", nodule])
+    cfg.update(backbones=["densenet121"], dataset="own", tasks=["ne", nodule], image_size=64)
     cfg["source"] = {"kind": "csv", "root": "films", "table": "films/labels.csv",
                      "columns": {"image": "file", "labels": "finding", "patient": "subject"}}
     (tmp_path / "own.yaml").write_text(yaml.safe_dump(cfg))
@@ -285,7 +317,7 @@ def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
         names = plain[split].names
         has = markers.carries(names)
         assert has.any()
-        bright = np.array([ceiling[split].images[i][markers.slices(n, 32)].float().max() > 150  # resized to 32 px
+        bright = np.array([ceiling[split].images[i][markers.slices(n, 40)].float().max() > 150  # resized to 40 px
                            for i, n in enumerate(names)])
         assert not bright.any() if erased else (bright == has).all()
 
@@ -299,7 +331,7 @@ def test_a_masked_run_sees_only_the_dilated_lungs_in_every_split(study):
 
     paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz",
              "markers": None}
-    settings = json.dumps({"attention": {"mask_margin": 2 / 32, "fill": "zero"}})
+    settings = json.dumps({"attention": {"mask_margin": 2 / 40, "fill": "zero"}})
     names = ["train", "val", "test", "test_iid"]
     masked, plain = (_splits_data(argparse.Namespace(**paths, task=BUILTIN["ne"], objective=o, settings=settings), names)[0]
                      for o in ("masked", "ce"))

@@ -19,22 +19,44 @@ class Backbone:
     paper_key: str | None = None  # the backbone's name in the paper's tables
     relative_step: float = 1.0  # step time relative to the costliest paper backbone (cluster runtimes)
     note: str = ""
+    cam_stride: int | None = None  # the Grad-CAM layer's downsampling (None: known only by running the model)
+    cam_floor: bool = False  # its map is ⌊side / stride⌋ cells a side (pooling), else ⌈side / stride⌉ (padded convs)
+
+    def cam_cells(self, size: int) -> int | None:
+        """Cells along a side of the Grad-CAM layer's map at ``size`` px (None: not recorded)."""
+        if self.cam_stride is None:
+            return None
+        return size // self.cam_stride if self.cam_floor else -(-size // self.cam_stride)
+
+    def min_size(self) -> int | None:
+        """The least image side at which the Grad-CAM map has ``MIN_CAM_CELLS`` cells a side."""
+        if self.cam_stride is None:
+            return None
+        return MIN_CAM_CELLS * self.cam_stride if self.cam_floor else (MIN_CAM_CELLS - 1) * self.cam_stride + 1
+
+
+# A Grad-CAM map of one cell is min-max normalized to zero: every map term is then constant and has
+# no gradient. Two cells a side is the least at which a half-lung region (about a third of the film's
+# side) differs from its outside (docs/method.md §5).
+MIN_CAM_CELLS = 2
 
 
 # Relative step times measured on an H100 (bench/results/attention_step_h100.json): pvt_v2_b2_li
 # 54 ms, vgg16 34 ms, resnet50 24 ms per step; unmeasured backbones count as the costliest.
 REGISTRY: dict[str, Backbone] = {
-    "pvt_v2_b2_li": Backbone("pvt_v2_b2_li", "stages.3", "PVT", paper_key="pvt", note="the paper's PVT-v2"),
+    "pvt_v2_b2_li": Backbone("pvt_v2_b2_li", "stages.3", "PVT", paper_key="pvt", note="the paper's PVT-v2",
+                             cam_stride=32),
     "vgg16.tv_in1k": Backbone("vgg16.tv_in1k", "features.28", "VGG16", paper_key="vgg16", relative_step=0.63,
-                              note="the paper's VGG16; features[28] is its last conv"),
+                              note="the paper's VGG16; features[28] is its last conv", cam_stride=16, cam_floor=True),
     "resnet50.tv_in1k": Backbone("resnet50.tv_in1k", "layer4.2", "ResNet50", paper_key="resnet50", relative_step=0.44,
-                                 note="the paper's ResNet50; layer4[-1]"),
-    "pvt_v2_b0": Backbone("pvt_v2_b0", "stages.3", "PVT-v2-b0", note="CPU-sized PVT-v2"),
-    "resnet18": Backbone("resnet18", "layer4.1", "ResNet18", note="CPU-sized ResNet"),
+                                 note="the paper's ResNet50; layer4[-1]", cam_stride=32),
+    "pvt_v2_b0": Backbone("pvt_v2_b0", "stages.3", "PVT-v2-b0", note="CPU-sized PVT-v2", cam_stride=32),
+    "resnet18": Backbone("resnet18", "layer4.1", "ResNet18", note="CPU-sized ResNet", cam_stride=32),
     "resnet_tiny": Backbone("test_resnet", "layer4", "ResNet-tiny",
-                            note="timm's 0.4M-parameter test ResNet: CPU benchmarks"),
+                            note="timm's 0.4M-parameter test ResNet: CPU benchmarks", cam_stride=32),
     "vgg11": Backbone("vgg11", "features.18", "VGG11", {"mlp_ratio": 1 / 16},
-                      note="CPU-sized VGG: slim classifier head (mlp_ratio 1/16: 17M parameters instead of 129M)"),
+                      note="CPU-sized VGG: slim classifier head (mlp_ratio 1/16: 17M parameters instead of 129M)",
+                      cam_stride=16, cam_floor=True),
 }
 ALIASES = {"pvt": "pvt_v2_b2_li", "vgg": "vgg16.tv_in1k", "resnet": "resnet50.tv_in1k"}
 PAPER_LABELS = {b.paper_key: b.label for b in REGISTRY.values() if b.paper_key}

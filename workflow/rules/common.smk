@@ -9,11 +9,13 @@ import shutil
 
 from cxrloc.backbones import canonical
 from cxrloc.config import unet_config
+from cxrloc.data.manifest import films_digest
+from cxrloc.objectives import CAM, batch_size_error
 from cxrloc.objectives import REGISTRY as OBJECTIVE_REGISTRY
-from cxrloc.objectives import batch_size_error
 from cxrloc.resources import train_mem_mb, train_runtime
 from cxrloc.schedule import Schedule
 from cxrloc.tasks import TaskError, define_all
+from cxrloc.train.camsize import CamSizeError, check_cam_size, configured_layer
 
 DS = config["dataset"]
 RES = config["resources"]
@@ -60,6 +62,9 @@ def cache_files(folder, lesions):
 
 
 CACHE = cache_files(f"{OUT}/cache", LESIONS)
+# Films the user holds (a table's or class folders' own, not written by a rule): their digest is a
+# parameter of every rule that reads them, so an added, removed or overwritten film reruns them.
+FILMS = films_digest(IMAGES) if SOURCE["kind"] in ("csv", "imagefolder") else ""
 
 # External test sets, by name: each cached and segmented once; every run evaluated on each.
 EXTERNAL = config["external"]
@@ -82,6 +87,11 @@ def external(name):
     return {"images": ext["root"], "table": None, "lesions": None, "markers": None}
 
 
+def external_films(name):
+    """The films digest of an external set the user holds (a synthetic set is the workflow's own)."""
+    return films_digest(EXTERNAL[name]["root"]) if EXTERNAL[name]["kind"] != "synthetic" else ""
+
+
 def external_cache(name):
     return cache_files(f"{OUT}/external/{name}/cache", external(name)["lesions"])
 
@@ -101,6 +111,7 @@ UNET_FROM_MONTGOMERY = not UNET_CFG.get("images") and SOURCE["kind"] not in OWN_
 UNET_IMAGES = UNET_CFG.get("images") or LUNG_SET[0]
 UNET_MASKS = UNET_CFG.get("masks") or LUNG_SET[1]
 UNET_LABELS = UNET_CFG.get("labels") or (LUNG_SET[2] if not UNET_CFG.get("images") else [])
+UNET_FILMS = films_digest(UNET_IMAGES) + films_digest(UNET_MASKS) if UNET_CFG.get("images") or IMPLANTED else ""
 
 
 def _checked_tasks():
@@ -148,6 +159,34 @@ def _check_batch_size():
 
 
 _check_batch_size()
+
+
+def _check_schedules():
+    """Every run with an objective must train with it: a warm-up as long as training would save
+    cross-entropy under the objective's name."""
+    epochs = config["train"]["epochs"]
+    long = [w for w in WARMUPS if w >= epochs and any(not s.cross_entropy for s in SCHEDULES)]
+    if long:
+        raise ValueError(
+            f"config key warmups: a warm-up of {long[0]} epochs with train.epochs {epochs} leaves no epoch for the "
+            "objective (every epoch at λ = 1): warm-ups must be shorter than train.epochs"
+        )
+
+
+def _check_confounder():
+    """Objectives that erase the confounder need a source that draws one (and records where)."""
+    erasing = [o for o in OBJECTIVES if OBJECTIVE_REGISTRY[o].erase_marker]
+    drawn = IMPLANTED or (SYNTHETIC and SOURCE["synthetic"]["confounder_rate"] is not None)
+    if erasing and not drawn:
+        raise ValueError(
+            f"config key objectives: {', '.join(erasing)} trains without the confounder, and source.kind "
+            f"{SOURCE['kind']} draws none (only synthetic sets with source.synthetic.confounder_rate and the "
+            "implanted source do)"
+        )
+
+
+_check_schedules()
+_check_confounder()
 RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}"
 
 
@@ -247,6 +286,20 @@ def lambda_objectives():
         if OBJECTIVE_REGISTRY[o].term
     ]
     return pairs + [("1", o) for o in OBJECTIVES if OBJECTIVE_REGISTRY[o].baseline and o != "ce"]
+
+
+def _check_cam_sizes():
+    """A Grad-CAM map term at a size where the backbone's map is a single cell would be inert: the
+    run stops here, naming image_size, rather than train cross-entropy under the objective's name."""
+    with_map = {o for _, o in lambda_objectives() if CAM in OBJECTIVE_REGISTRY[o].needs}
+    for backbone in BACKBONES if with_map else []:
+        try:
+            check_cam_size(backbone, config["image_size"], configured_layer(config["train"]["cam_layer"], backbone))
+        except CamSizeError as e:
+            raise ValueError(f"config key {e} (objective {', '.join(sorted(with_map))})") from None
+
+
+_check_cam_sizes()
 
 
 def grid(pattern):

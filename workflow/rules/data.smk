@@ -46,6 +46,7 @@ elif IMPLANTED:
         params:
             settings=settings("source"),
             raw=folder("metadata"),
+            films=films_digest(SOURCE["root"]),
         shell:
             "cxrloc implant --films {input.films:q} --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
 
@@ -127,6 +128,7 @@ if SOURCE["kind"] == "imagefolder":
             runtime=10,
         params:
             task=task_argument,
+            films=FILMS,
         shell:
             "cxrloc index-imagefolder --root {input:q} --task {params.task:q} --out {output.splits:q} > {log:q} 2>&1"
 
@@ -158,6 +160,7 @@ else:
             bboxes=lambda w, input: option("--bboxes", input.bboxes),
             skip=lambda w, input: option("--skip-missing", input.images),
             table=table_options(),
+            films=FILMS if SKIP_MISSING else "",
         shell:
             "cxrloc prepare-splits --metadata {input.metadata:q} --task {params.task:q} --seed {params.seed}"
             "{params.test_list}{params.bboxes}{params.skip}{params.table} --out {output.splits:q} > {log:q} 2>&1"
@@ -183,6 +186,7 @@ rule cache_images:
         out=folder("images"),
         size=config["image_size"],
         lesions=lambda w, input: option("--lesions", input.lesions),
+        films=FILMS,
     shell:
         "cxrloc cache-images --splits {input.splits:q} --extra {input.locsets:q} --images {input.images:q}"
         " --size {params.size}{params.lesions} --threads {threads} --out {params.out:q} > {log:q} 2>&1"

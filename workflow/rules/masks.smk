@@ -75,6 +75,7 @@ if not UNET_CFG["checkpoint"]:
             runtime=60,
         params:
             settings=settings("unet"),
+            films=UNET_FILMS,
             device=config["device"],
             labels=lambda w, input: option("--labels", input.labels),
             encoder_weights=lambda w, input: option("--encoder-weights", input.encoder_weights),

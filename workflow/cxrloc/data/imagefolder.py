@@ -1,14 +1,16 @@
 """Private sets laid out ``train|val|test/<class>/*.png`` (the Ottawa layout): the split is the folder.
 
-``test_iid/`` (a test set from the training distribution) is optional. Class order is the
-sorted folder names, as in the original (``0NoFinding``, ``1Effusion``, …); every split
-folder holds the same class folders, none of them empty, and no other folder (a misspelled
-copy would silently drop its images). Such sets carry no patient ids,
+``test_iid/`` (a test set from the training distribution) is optional. The label of each
+class folder comes from the task's order of classes, never from sorting: a folder is named
+after its class (``Effusion``, ``No Finding``) or, as in the original, its label and class
+(``0NoFinding``, ``1Effusion``). Every split folder holds the same class folders, none of
+them empty, and no other folder (a misspelled copy would silently drop its images). Such sets carry no patient ids,
 so each image counts as its own patient.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -29,14 +31,43 @@ def _images(folder: Path) -> list[Path]:
     return sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
 
 
+def _key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def folder_label(name: str, task: Task) -> int:
+    """The label a class folder stands for, from the task's own order: the class's name (``Effusion``,
+    ``No Finding``, ``no_finding``: case, spaces and punctuation aside), or its label and name
+    (``1Effusion``), or its label alone (``1``). A label that contradicts the name is an error."""
+    keys = [_key(c) for c in task.classes]
+    if _key(name) in keys:
+        return keys.index(_key(name))
+    number, rest = re.fullmatch(r"(\d*)(.*)", name).groups()
+    named = keys.index(_key(rest)) if _key(rest) in keys else None
+    if not number or int(number) >= len(keys) or (_key(rest) and named is None):
+        raise LayoutError(f"{name}: names none of task {task.name}'s classes {list(task.classes)}: name each class "
+                          f"folder after its class ({task.classes[1]!r}) or its label and class ('1{task.classes[1]}')")
+    if named not in (None, int(number)):
+        raise LayoutError(f"{name}: its number says label {number} ({task.classes[int(number)]}), its name "
+                          f"{task.classes[named]} (label {named}) in task {task.name}: rename it")
+    return int(number)
+
+
 def _class_folders(folder: Path, task: Task) -> list[str]:
-    """The class folders of ``folder``, checked against the task's classes."""
-    folders = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    names = task.classes
-    if len(folders) != len(names):
-        raise LayoutError(f"{folder}: {len(folders)} class folder(s) {folders}, but task {task.name} has "
-                          f"{len(names)} classes {list(names)}: one folder per class, in label order when sorted")
-    return folders
+    """The class folder of each label, in the task's label order (never the folders' sorted order)."""
+    found: dict[int, str] = {}
+    for name in sorted(p.name for p in folder.iterdir() if p.is_dir()):
+        try:
+            label = folder_label(name, task)
+        except LayoutError as e:
+            raise LayoutError(f"{folder}/{e}") from None
+        if label in found:
+            raise LayoutError(f"{folder}: {found[label]} and {name} both stand for class {task.classes[label]}")
+        found[label] = name
+    missing = [c for i, c in enumerate(task.classes) if i not in found]
+    if missing:
+        raise LayoutError(f"{folder}: no folder for class(es) {missing} of task {task.name}; found {sorted(found.values())}")
+    return [found[i] for i in range(len(task.classes))]
 
 
 def _rows(root: Path, split: str, folders: list[str], task: Task, split_folder: str = "") -> list[dict]:

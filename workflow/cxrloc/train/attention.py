@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from ..config import AttentionConfig, ConfigError
 from ..objectives import MAP_TERMS
 from .cam import cams_for
+from .camsize import check_cells
 
 CAM_MODES = ("soft", "published", "energy", "outside")
 EPS = 1e-6
@@ -89,11 +90,13 @@ class LossParts:
 def _map_and_regions(logits, activations, inputs, labels, regions_fn, cfg: AttentionConfig):
     """The map a mode penalizes, and the regions it is judged against."""
     if cfg.mode == "signed":
+        check_cells(activations)
         regions = regions_fn(torch.ones_like(labels))
         return signed_map(logits, activations, regions.shape[-2:]), regions
     regions = regions_fn(labels)
     if cfg.mode == "rrr":
         return input_gradient_energy(logits, inputs), regions
+    check_cells(activations)
     targets = logits.argmax(dim=1).detach() if cfg.cam_target == "predicted" else labels
     differentiable = cfg.mode != "published"
     cam = cams_for(logits, activations, targets, regions.shape[-2:], create_graph=differentiable,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import time
 from dataclasses import asdict, dataclass
@@ -23,13 +24,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import __version__
-from ..backbones import canonical
-from ..checkpoint import load_checkpoint
+from ..checkpoint import CheckpointError, load_checkpoint
 from ..config import AttentionConfig, TrainConfig
 from ..device import gpu_slot
 from ..io import atomic_write_text, save_torch
 from ..schedule import Schedule
 from ..tasks import Task
+from .camsize import configured_layer
 from .models import create
 from .splitdata import SplitData, normalize
 from .step import Steps, StepSettings, fits_on, optimizer, resident
@@ -82,12 +83,22 @@ def _install_sigterm() -> dict:
     return flag
 
 
+STATE_KEYS = ("fingerprint", "epoch", "model", "optimizer", "scheduler", "history", "best", "since_best", "rng")
+# A finished run's model and what its evaluations wrote beside it: a retraining removes them as it starts,
+# so that a killed retraining leaves no old model or result standing (a plain rerun trains and evaluates).
+PREVIOUS = ("model.pt", "history.csv", "metrics.json", "cams.npz", "external")
+
+
 def _unfinished_state(path: Path, fingerprint: str) -> dict | None:
     """The unfinished state of this very run, to resume; a state of any other settings or inputs
     is moved aside (``state.<its fingerprint>.pt``) with a notice, and training starts afresh."""
     if not path.exists():
         return None
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, "training state")
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is no training state (it lacks {', '.join(missing)}; a finished model.pt "
+                              "copied there?): delete it to train from scratch")
     if state.get("fingerprint") == fingerprint:
         return state
     aside = path.with_name(f"state.{state.get('fingerprint', 'unknown')}.pt")
@@ -132,10 +143,7 @@ def _val(model, data: SplitData, device) -> tuple[float, float]:
 
 def cam_layer_of(spec: RunSpec) -> str | None:
     """The configured Grad-CAM layer of the run's backbone (None: its record's, or its last feature stage)."""
-    layers = spec.train.cam_layer
-    if isinstance(layers, dict):
-        return {canonical(name): layer for name, layer in layers.items()}.get(canonical(spec.backbone))
-    return layers
+    return configured_layer(spec.train.cam_layer, spec.backbone)
 
 
 def channels_last(train: TrainConfig, device) -> bool:
@@ -161,9 +169,20 @@ def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, 
     ``out/state.pt`` holds the resumable state after every epoch, until the run finishes;
     ``inputs`` is the identity of the data (``data.input_identity``), part of the fingerprint.
     """
+    remove_previous(out)
     with gpu_slot(spec.train.device) as device:
         tqdm.write(f"device {device}, CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}")
         return _train(spec, train_data, val_data, out, device, spec.fingerprint(inputs))
+
+
+def remove_previous(out: Path) -> None:
+    """Remove the model this run is about to replace, and its evaluations."""
+    for name in PREVIOUS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 NO_BEST = {"acc": -1.0, "epoch": -1, "weights": None}
@@ -205,10 +224,10 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
                                                   channels_last(spec.train, device)),
                   train_data, device)
     for epoch in range(start, spec.train.epochs):
-        if since_best >= spec.train.early_stop:
-            break
         if _unwarmed(spec, epoch):
             best, since_best = NO_BEST, 0
+        if epoch >= spec.schedule.warmup and since_best >= spec.train.early_stop:  # never stopped before the objective
+            break
         lam = spec.schedule.at(epoch)
         tic = time.time()
         row = _epoch(steps, len(train_data), spec, lam, epoch, flag)
