@@ -153,6 +153,13 @@ def speed() -> str:
                                                [f"the project's imports in `snakemake -n --configfile {plan['config']}`",
                                                 plan["project_import_s"]],
                                                ["that whole dry run", plan["dry_run_wall_s"]]]))
+    films = load("manifest_cpu.json")
+    parts.append("A study whose films the user holds (a csv source, class folders) also digests the films' folder "
+                 "listing at each planning, so that a changed film reruns what reads it ([reruns](reruns.md)). "
+                 f"`python bench/manifest.py` on a folder of {films['files']:,} files, NIH's count "
+                 f"({provenance('manifest_cpu.json')}):\n\n"
+                 + table(["what", "seconds"], [["first digest", films["first_seconds"]],
+                                               [f"median of {films['repeats']} more", films["median_seconds"]]]))
     rows = []
     for name in ("attention_step_cpu.json", "attention_step_h100.json"):
         data = load(name)

@@ -132,7 +132,7 @@ def test_an_unknown_backbone_is_one_line_with_each_close_name_once(tmp_path):
 
 @pytest.mark.workflow
 @pytest.mark.parametrize("problem", ["backbone", "cuda", "weights.pt", "weights.safetensors", "images.npy",
-                                     "lungs.npz"])
+                                     "lungs.npz", "lungs.npz of other arrays"])
 def test_a_training_job_of_bad_inputs_is_one_line_naming_the_file_or_key(study, tmp_path, problem):
     args = run_args(study, lam="1")
     work = tmp_path / "inputs"
@@ -157,11 +157,38 @@ def test_a_training_job_of_bad_inputs_is_one_line_naming_the_file_or_key(study, 
         shutil.copy(study / OUT / "masks/lungs.npz", work / "lungs.npz")
         if problem == "images.npy":
             np.save(work / "cache/images.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-        else:
+        elif problem == "lungs.npz":
             (work / "lungs.npz").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+        else:
+            np.savez(work / "lungs.npz", image=np.array(["a.png"]))
         args[args.index("--cache") + 1] = str(work / "cache")
         args[args.index("--lungs") + 1] = str(work / "lungs.npz")
         expect = str(work / ("cache/images.npy" if problem == "images.npy" else "lungs.npz"))
     message = one_line_error("train", *args, "--out", str(tmp_path / "run"))
-    assert expect in message, message
+    assert expect in message and message.count("rerun the rule") <= 1, message
     assert not (tmp_path / "run/model.pt").exists()
+
+
+def bomb(path):
+    """A PNG whose header claims 14000 × 14000 pixels: Pillow refuses it as a decompression bomb on opening."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 14000, 14000, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_one_line_naming_the_film(tmp_path):
+    """A CSV source's film and a film given to predict used to end in Pillow's traceback."""
+    (tmp_path / "films").mkdir()
+    film = bomb(tmp_path / "films/huge.png")
+    (tmp_path / "ne.csv").write_text("image\nhuge.png\n")
+    message = one_line_error("cache-images", "--splits", str(tmp_path / "ne.csv"), "--images", str(tmp_path / "films"),
+                             "--size", "32", "--out", str(tmp_path / "cache"))
+    assert f"cannot decode image {film}" in message and "decompression bomb" in message
+    assert not (tmp_path / "cache").exists()

@@ -157,3 +157,17 @@ def test_the_tiny_study_runs_on_implanted_real_films_end_to_end(films, tmp_path)
     assert swap["localization"]["n"] > 0 and 0 <= swap["shortcut"]["auc_unmarked"] <= 1
     verdict = (out / "tables/md/real_ne_t0.5_shortcut_verdict.md").read_text()
     assert "| swap" in verdict and "keeps the finding" in verdict
+
+
+def test_a_film_without_a_row_in_the_labels_is_named(tmp_path):
+    """It used to be left out of the study without a word."""
+    from cxrloc.data.implanted import FilmsError, read_films
+    from PIL import Image
+
+    for sub in ("images", "masks"):
+        (tmp_path / sub).mkdir()
+        for name in ("a", "b"):
+            Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / sub / f"{name}.png")
+    (tmp_path / "labels.csv").write_text("id,patient\na,p1\n")
+    with pytest.raises(FilmsError, match=rf"{tmp_path}/images/b\.png \(and 0 more\) has no row in {tmp_path}/labels\.csv"):
+        read_films(tmp_path)

@@ -9,11 +9,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from PIL import Image
 
 from .conftest import SHARED
-from .test_errors import one_line_error
+from .test_errors import bomb, one_line_error
 from .workflow import OUT, TINY, UPSTREAM, cxrloc, seed_upstream, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -38,7 +39,7 @@ def test_predict_gives_evaluates_probabilities_overlays_and_an_overview(study, t
     assert np.abs(table.loc[evaluated.index, "p_Effusion"] - evaluated).max() < 1e-4
     assert np.allclose(table["p_No Finding"] + table["p_Effusion"], 1, atol=1e-5)
     threshold = metrics["val"]["metrics"]["youden_threshold"]
-    assert (table["threshold"] == threshold).all()
+    assert np.allclose(table["threshold"], threshold, rtol=0, atol=1e-12)
     assert ((table["predicted"] == "Effusion") == (table["p_Effusion"] >= threshold)).all()
     for name in test["image"]:
         overlay = np.asarray(Image.open(tmp_path / "out/cams" / name))
@@ -68,6 +69,48 @@ def test_predict_errors_are_one_line(study, tmp_path):
     assert f"cannot decode image {films / 'broken.png'}" in message and not (tmp_path / "o/predictions.csv").exists()
     message = one_line_error("predict", "--run", str(tmp_path), "--images", str(films), "--out", str(tmp_path / "o"))
     assert f"{tmp_path} holds no model.pt" in message
+    (films / "broken.png").unlink()
+    bomb(films / "huge.png")
+    message = one_line_error("predict", "--run", str(study / RUN), "--images", str(films), "--out", str(tmp_path / "o"))
+    assert f"cannot decode image {films / 'huge.png'}" in message and "decompression bomb" in message
+    if not torch.cuda.is_available():
+        message = one_line_error("predict", "--run", str(study / RUN), "--images", str(films), "--out",
+                                 str(tmp_path / "o"), "--device", "cuda")
+        assert "CUDA is not available here; give --device cpu to run on the CPU" in message
+
+
+def test_predict_and_segment_lungs_keep_what_they_did_not_write_and_never_read_their_own_output(study, tmp_path):
+    """Files already in the output's folders stay; films in subfolders are read too; an output folder
+    inside the films' folder is refused (a second run read the first one's overview as a film)."""
+    test = pd.read_csv(study / OUT / "splits/ne.csv").query("split == 'test'")["image"].tolist()[:3]
+    films = tmp_path / "films"
+    (films / "ward").mkdir(parents=True)
+    for name, where in zip(test, ("", "", "ward")):
+        shutil.copy(study / OUT / "raw/images" / name, films / where / name)
+    out = tmp_path / "out"
+    for sub in ("cams", "masks"):
+        (out / sub).mkdir(parents=True)
+        (out / sub / "keep_me.png").write_bytes(b"mine")
+    cxrloc("predict", "--run", str(study / RUN), "--images", str(films), "--out", str(out))
+    cxrloc("segment-lungs", "--checkpoint", str(study / OUT / "unet/unet.pt"), "--images", str(films), "--out", str(out))
+    assert (out / "cams/keep_me.png").read_bytes() == (out / "masks/keep_me.png").read_bytes() == b"mine"
+    assert sorted(pd.read_csv(out / "predictions.csv")["image"]) == sorted([*test[:2], f"ward/{test[2]}"])
+    assert (out / "cams/ward" / test[2]).is_file() and (out / "masks" / test[2]).is_file()
+    assert len(pd.read_csv(out / "boxes.csv")) == 3
+    for inside in (films, films / "ward"):
+        for command in (["predict", "--run", str(study / RUN)], ["segment-lungs", "--checkpoint",
+                                                                  str(study / OUT / "unet/unet.pt")]):
+            message = one_line_error(*command, "--images", str(films), "--out", str(inside))
+            assert f"--out {inside} lies inside --images {films}" in message
+    assert not (films / "overview.png").exists() and not (films / "overlays.png").exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--batch", "0"), ("--batch", "-1"), ("--threads", "0")])
+def test_predict_refuses_a_count_below_one_before_writing(study, tmp_path, flag, value):
+    proc = cxrloc("predict", "--run", str(study / RUN), "--images", str(study / OUT / "raw/images"), "--out",
+                  str(tmp_path / "out"), flag, value, check=False)
+    assert proc.returncode == 2 and f"argument {flag}: '{value}' is not a whole number of at least 1" in proc.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_external_set_added_to_a_finished_study_trains_nothing(study, tmp_path):
@@ -79,12 +122,17 @@ def test_an_external_set_added_to_a_finished_study_trains_nothing(study, tmp_pat
     cfg["external"] = {"shifted": {"kind": "synthetic", "synthetic": {
         "patients": 60, "max_images_per_patient": 2, "image_size": 64, "confounder_rate": 0.5, "lesion_contrast": 0.7,
         "seed": 7}}}
+    meta = pd.read_csv(tmp_path / OUT / "raw/Data_Entry.csv").head(60)  # a csv set with the default column names
+    pd.DataFrame({"image": meta["Image Index"], "label": meta["Finding Labels"], "patient": meta["Patient ID"]}).to_csv(
+        tmp_path / "ward.csv", index=False)
+    cfg["external"]["ward_b"] = {"kind": "csv", "root": str(tmp_path / OUT / "raw/images"), "table": str(tmp_path / "ward.csv")}
     (tmp_path / "ext.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "--configfile", str(tmp_path / "ext.yaml"))
     log = proc.stdout + proc.stderr
     jobs = re.findall(r"^(?:local)?rule (\w+):", log, re.M)
     assert "train" not in jobs and "evaluate" not in jobs and "train_unet" not in jobs, jobs
-    assert jobs.count("evaluate_external") == 2 and jobs.count("cache_external") == 1, jobs
+    assert jobs.count("evaluate_external") == 4 and jobs.count("cache_external") == 1, jobs
+    assert (tmp_path / OUT / "tables/md/tiny_ne_t0.5_external_ward_b_lambda.md").is_file()
     for lam, objective in (("1", "ce"), ("0.5", "soft")):
         run = f"{OUT}/runs/resnet18_tiny_ne_la{lam}_t0.5_s0_{objective}"
         ext = json.loads((tmp_path / run / "external/shifted.json").read_text())

@@ -95,8 +95,8 @@ def test_a_film_overwritten_in_place_or_added_reruns_what_reads_it(tmp_path, kin
     """Snakemake compares a folder's own time only: a film overwritten inside it, or added to a class
     folder, left the old cache (and every model and table after it) standing."""
     import numpy as np
-    from PIL import Image
     from cxrloc.data.imagecache import ImageCache
+    from PIL import Image
 
     root, config = _films_study(tmp_path, kind)
     cache = "results/films/cache/images.npy"

@@ -88,13 +88,23 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path):
 
     marker = tmp_path / "pwned"
     torch.save({"fingerprint": "x", "state_dict": {}, "payload": Payload(marker)}, tmp_path / "crafted.pt")
-    with pytest.raises(CheckpointError, match=rf"corrupt or foreign checkpoint {tmp_path}/crafted\.pt"):
+    with pytest.raises(CheckpointError, match=rf"corrupt or foreign training state {tmp_path}/crafted\.pt") as e:
         _unfinished_state(tmp_path / "crafted.pt", "x")
+    assert "weights_only" not in str(e.value) and "never runs pickled code" in str(e.value), "no advice to trust it"
     with pytest.raises(CheckpointError, match="corrupt or foreign checkpoint"):
         load_trained(tmp_path / "crafted.pt", RunSpec("d", BUILTIN["ne"], "resnet18", 1.0, 0.5, 0), torch.device("cpu"))
     assert not marker.exists(), "the pickled payload ran"
     torch.load(tmp_path / "crafted.pt", weights_only=False)
     assert marker.exists(), "the payload does run where pickles are trusted: the test's file is a real exploit"
+
+
+def test_a_finished_model_copied_as_the_state_is_one_line(study, tmp_path):
+    """A model.pt carries the run's fingerprint but no optimizer state: resuming from it was a KeyError."""
+    cxrloc("train", *run_args(study, epochs=1), "--out", str(tmp_path / "run"))
+    shutil.copy(tmp_path / "run/model.pt", tmp_path / "run/state.pt")
+    proc = cxrloc("train", *run_args(study, epochs=1), "--out", str(tmp_path / "run"), check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith("cxrloc train: error: "), proc.stderr
+    assert "state.pt is no training state (it lacks epoch, model, optimizer" in proc.stderr
 
 
 def test_the_fingerprint_covers_settings_inputs_and_device_but_not_threads():

@@ -99,7 +99,8 @@ def _external_table(args) -> None:
         from .data.metadata import read_metadata
         from .data.splits import external_split
 
-        meta = read_metadata(args.metadata, json.loads(args.columns) if args.columns else None, args.label_separator)
+        meta = read_metadata(args.metadata, json.loads(args.columns) if args.columns else None, args.label_separator,
+                             f"external.{args.set}" if args.set else "external.<set>")
         table = external_split(meta, args.task, args.metadata)
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
@@ -149,7 +150,8 @@ def _segment_lungs(args) -> None:
 
     torch.set_num_threads(args.threads)
     images, out = Path(args.images), Path(args.out)
-    table = segment_folder(Path(args.checkpoint), images, out, resolve(args.device), postprocess=args.postprocess)
+    table = segment_folder(Path(args.checkpoint), images, out, resolve(args.device, "give --device cpu"),
+                           postprocess=args.postprocess)
     segmentations(most_implausible(table, images, out), out / "overlays.png")
     counts = {f: int(table[f].sum()) for f in FLAGS}
     print(f"segmented {len(table)} images into {out / 'masks'}; boxes in {out / 'boxes.csv'}; flagged {counts}; "
@@ -308,8 +310,9 @@ def _predict(args) -> None:
     torch.set_num_threads(args.threads)
     run = TrainedRun.read(Path(args.run))
     unet = Path(args.unet) if args.unet else _study_unet(Path(args.run))
-    root, names = film_names(Path(args.images) if args.images else None, Path(args.table) if args.table else None)
-    table = predict(run, root, names, Path(args.out), resolve(args.device), unet, args.batch)
+    root, names = film_names(Path(args.images) if args.images else None, Path(args.table) if args.table else None,
+                             Path(args.out))
+    table = predict(run, root, names, Path(args.out), resolve(args.device, "give --device cpu"), unet, args.batch)
     counts = table["predicted"].value_counts().to_dict()
     print(f"predicted {len(table)} films with {run.folder.name} ({'lung U-Net ' + str(unet) if unet else 'no lung U-Net'}):"
           f" {counts}; {Path(args.out) / 'predictions.csv'}, {Path(args.out) / 'cams'}/, {Path(args.out) / 'overview.png'}")
@@ -358,6 +361,17 @@ TASK_HELP = (f"a built-in task ({', '.join(tasks.BUILTIN)}) or a definition: "
              "'{name: ..., classes: [label 0, label 1, ...], regions: {class: region}}'")
 
 
+def positive(text: str) -> int:
+    """An argument that counts something (threads, films per batch, pixels): a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _task(text: str) -> tasks.Task:
     try:
         return tasks.parse(text)
@@ -380,10 +394,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", help="training objective (overrides attention.mode); baselines (ce, ceiling, masked) "
                                        "with λ = 1")
     p.add_argument("--settings", help="train/attention sections: YAML or JSON, inline or a file")
-    p.add_argument("--batch", type=int, help="batch size (overrides train.batch_size)")
+    p.add_argument("--batch", type=positive, help="batch size (overrides train.batch_size)")
     p.add_argument("--gpu", type=int, help="CUDA device index (the original's flag); implies device cuda:N")
     p.add_argument("--device", help="cpu, cuda or cuda:N (overrides the settings' top-level device)")
-    p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--threads", type=positive, help="CPU threads")
     p.add_argument("--weights", help="the backbone's pretrained weights (a file from fetch-weights; with train.pretrained)")
     p.add_argument("--markers", help="synthetic sets: markers.csv (the confounder's box per image: the ceiling "
                                      "erases it, the evaluation measures its use)")
@@ -453,6 +467,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label-separator", default=config.default_of("source.label_separator"),
                    help="between the findings of a multi-label row")
     p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
+    p.add_argument("--set", help="the set's name in the config (external.<set>), for messages")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_external_table)
 
@@ -466,10 +481,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", nargs="+", required=True)
     p.add_argument("--extra", nargs="*", default=[], help="more image lists to cache (localization sets)")
     p.add_argument("--images", required=True)
-    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--size", type=positive, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--lesions", help="folder of true lesion masks with the images' names")
-    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
+    p.add_argument("--threads", type=positive, default=config.default_of("train.threads"))
     p.set_defaults(func=_cache_images)
 
     p = sub.add_parser("train-unet", help="train the lung U-Net")
@@ -483,7 +498,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--report", required=True)
     p.add_argument("--device", default=config.default_of("device"))
-    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
+    p.add_argument("--threads", type=positive, default=config.default_of("train.threads"))
     p.set_defaults(func=_train_unet)
 
     p = sub.add_parser("segment-lungs", help="lung mask (PNG) and box (CSV) of every image of a folder, and an overlay grid")
@@ -492,7 +507,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
     p.add_argument("--device", default=config.default_of("device"))
-    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
+    p.add_argument("--threads", type=positive, default=config.default_of("train.threads"))
     p.set_defaults(func=_segment_lungs)
 
     p = sub.add_parser("precache-masks", help="lung mask and box of every cached image, once")
@@ -504,7 +519,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--table", help="HTML table of the flag counts, for the report")
     p.add_argument("--postprocess", action="store_true", help="keep the two largest components, fill holes")
     p.add_argument("--device", default=config.default_of("device"))
-    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
+    p.add_argument("--threads", type=positive, default=config.default_of("train.threads"))
     p.set_defaults(func=_precache_masks)
 
     p = sub.add_parser("finding-coverage", help="share of each true finding inside its class's target region")
@@ -551,8 +566,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--unet", help="the lung U-Net to draw lungs and target regions with (default: the run's study's)")
     p.add_argument("--device", default=config.default_of("device"), help="cpu, cuda or cuda:N")
-    p.add_argument("--batch", type=int, default=32, help="films per forward")
-    p.add_argument("--threads", type=int, default=config.default_of("train.threads"))
+    p.add_argument("--batch", type=positive, default=32, help="films per forward")
+    p.add_argument("--threads", type=positive, default=config.default_of("train.threads"))
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("aggregate", help="tables, figures and appendix.tex")

@@ -186,8 +186,12 @@ def schema_error(cfg: dict) -> str | None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(cfg))
     if error is None:
         return None
+    message = error.message
+    parent = error.parent  # of a value that fits none of several forms, say what each form is, not one's complaint
+    if parent is not None and parent.validator in ("oneOf", "anyOf") and "description" in parent.schema:
+        error, message = parent, f"{parent.instance!r} is not {parent.schema['description']}"
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-    return f"config key {key}: {error.message}" if key else f"config: {error.message}"
+    return f"config key {key}: {message}" if key else f"config: {message}"
 
 
 def build(cls: type[T], section: dict | None, where: str) -> T:

@@ -22,15 +22,13 @@ class DeviceError(CxrlocError, RuntimeError):
     pass
 
 
-def resolve(name: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``cuda:N``; CUDA that is not there is an error, not a fallback."""
+def resolve(name: str, fix: str = "set device: cpu in the config") -> torch.device:
+    """``cpu``, ``cuda`` or ``cuda:N``; CUDA that is not there is an error, not a fallback. ``fix`` says
+    how the caller's user asks for the CPU (a config key, or a command's flag)."""
     import torch
 
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(
-            f"device {name!r} was asked for but CUDA is not available here; "
-            "set device: cpu in the config to run on the CPU (slow for the full study)"
-        )
+        raise DeviceError(f"device {name!r} was asked for but CUDA is not available here; {fix} to run on the CPU")
     return torch.device(name)
 
 

@@ -76,25 +76,45 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling folder; it replaces ``path`` only on success. Temporaries of an
-    earlier, killed writer of ``path`` are removed first."""
-    path = Path(path)
+def _sibling_dir(path: Path) -> Iterator[Path]:
+    """A temporary sibling folder of ``path`` (an earlier killed writer's removed first), always removed
+    after the block; an ``OSError`` in the block becomes a ``WriteError`` naming ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         yield tmp
-        tmp.chmod(0o777 & ~UMASK)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
     except WriteError:
         raise
     except OSError as e:
         raise write_error(path, e) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling folder; it replaces ``path`` only on success."""
+    path = Path(path)
+    with _sibling_dir(path) as tmp:
+        yield tmp
+        tmp.chmod(0o777 & ~UMASK)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+
+
+@contextmanager
+def merged_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling folder; only on success, move each file written there into ``path``
+    (replacing a file of the same name), leaving every other file of ``path`` as it was."""
+    path = Path(path)
+    with _sibling_dir(path) as tmp:
+        yield tmp
+        for f in sorted(p for p in tmp.rglob("*") if not p.is_dir()):
+            target = path / f.relative_to(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, target)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -182,6 +202,8 @@ def load_arrays(path: str | os.PathLike, names: tuple[str, ...]) -> dict:
                 raise CacheError(f"{path} lacks {', '.join(missing)}: written by an older cxrloc or by hand; delete "
                                  "it and rerun the rule that writes it")
             return {n: z[n] for n in names}
+    except CacheError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise CacheError(f"corrupt or foreign cache file {path}: {str(e).splitlines()[0]}; delete it and rerun the "
                          "rule that writes it") from None

@@ -228,7 +228,7 @@ def external_table_options(name):
     ext = EXTERNAL[name]
     if ext["kind"] == "imagefolder":
         return option("--folder", ext["root"])
-    columns = option("--columns", json.dumps(ext["columns"])) if ext["kind"] == "csv" else ""
+    columns = option("--columns", json.dumps(ext.get("columns") or {})) if ext["kind"] == "csv" else ""
     return (
         option("--metadata", external(name)["table"])
         + columns

@@ -43,7 +43,7 @@ rule external_table:
         source=lambda w: external_table_options(w.ext),
         films=lambda w: external_films(w.ext),
     shell:
-        "cxrloc external-table --task {params.task:q}{params.source} --out {output:q} > {log:q} 2>&1"
+        "cxrloc external-table --task {params.task:q} --set {wildcards.ext:q}{params.source} --out {output:q} > {log:q} 2>&1"
 
 
 SYNTHETIC_EXTERNAL = "|".join(re.escape(n) for n, e in EXTERNAL.items() if e["kind"] == "synthetic") or "(?!)"

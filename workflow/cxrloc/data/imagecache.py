@@ -23,6 +23,9 @@ class ImageError(CxrlocError, ValueError):
     pass
 
 
+# What Pillow raises for a file that is no image it can read, or one too large to decode safely (a
+# decompression bomb: over twice Image.MAX_IMAGE_PIXELS).
+UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
 HIGH_BIT_DEPTH = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
@@ -53,7 +56,7 @@ def decode(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> tuple[n
     try:
         with Image.open(path) as im:
             return np.asarray(to_gray8(im).resize((size, size), resample)), im.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UNREADABLE as e:
         raise ImageError(f"cannot decode image {path}: {e}") from e
 
 
@@ -62,7 +65,7 @@ def read_gray(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             return np.asarray(to_gray8(im))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UNREADABLE as e:
         raise ImageError(f"cannot decode image {path}: {e}") from e
 
 

@@ -41,8 +41,8 @@ class FilmsError(CxrlocError, ValueError):
 
 
 def read_films(root: Path) -> pd.DataFrame:
-    """``id``, ``patient`` of every film of ``root/labels.csv``; a film without its image or mask is
-    an error naming the file."""
+    """``id``, ``patient`` of every film of ``root/labels.csv``; a film without its image or mask, or an
+    image without a row, is an error naming the file."""
     table = root / "labels.csv"
     if not table.is_file():
         raise FilmsError(f"{table} not found: a folder of films holds images/, masks/ and labels.csv (id, patient)")
@@ -54,6 +54,10 @@ def read_films(root: Path) -> pd.DataFrame:
         absent = [i for i in films["id"] if not (root / folder / f"{i}.png").is_file()]
         if absent:
             raise FilmsError(f"{root / folder}: no {absent[0]}.png (and {len(absent) - 1} more), listed in {table}")
+    unlisted = sorted(set(p.stem for p in (root / "images").glob("*.png")) - set(films["id"]))
+    if unlisted:
+        raise FilmsError(f"{root / 'images' / unlisted[0]}.png (and {len(unlisted) - 1} more) has no row in {table}: "
+                         "add its id and patient, or move it out of the folder")
     return films[["id", "patient"]]
 
 

@@ -36,11 +36,12 @@ def _csv_columns() -> dict[str, str | None]:
     return {role: spec["default"] for role, spec in node.items()}
 
 
-def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None, separator: str = "|") -> pd.DataFrame:
+def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None, separator: str = "|",
+                  key: str = "source") -> pd.DataFrame:
     """Columns ``image``, ``labels`` (list of findings), ``patient`` and, where the table has
     one, ``split``. ``columns`` maps those names to the table's: None reads NIH's Data_Entry
     layout, a mapping a csv source's (the schema's ``source.columns`` defaults where it is silent). Names the
-    file on error."""
+    file on error, and the table's config section ``key`` (``source``, ``external.<set>``)."""
     path = Path(path)
     columns = NIH_ROLES if columns is None else {k: v for k, v in {**_csv_columns(), **columns}.items() if v}
     if not path.exists():
@@ -49,7 +50,7 @@ def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None
     missing = [c for c in columns.values() if c not in head.columns]
     if missing:
         raise MetadataError(f"{path}: missing column(s) {missing}; found {list(head.columns)} "
-                            "(source.columns maps image, labels, patient and split to the table's names)")
+                            f"({key}.columns maps image, labels, patient and split to the table's names)")
     df = pd.read_csv(path, usecols=list(columns.values()), dtype=str).rename(columns={v: k for k, v in columns.items()})
     duplicated = df.loc[df["image"].duplicated(), "image"].unique().tolist()
     if duplicated:
@@ -64,7 +65,7 @@ def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None
     if outside.any():
         row = int(outside.idxmax())
         raise MetadataError(f"{path}: row {row + 2} of the file: image path {df.loc[row, 'image']!r} leaves the image "
-                            "folder (an absolute path or '..'): image paths are relative to source.root")
+                            f"folder (an absolute path or '..'): image paths are relative to {key}.root")
     df["labels"] = df["labels"].str.split(separator, regex=False)
     return df
 

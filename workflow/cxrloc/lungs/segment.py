@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from ..data.imagecache import read_gray
 from ..data.letterbox import Letterbox
-from ..io import atomic_dir, atomic_path
+from ..io import atomic_path, merged_dir
 from .boxes import FLAGS, flags, lung_box
-from .segset import check_distinct, image_names
+from .segset import check_distinct, check_outside, image_names
 from .unet import final_mask, load, probabilities
 
 
@@ -30,14 +30,16 @@ def mask_path(out: Path, name: str) -> Path:
 
 def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.device, batch: int = 16,
                    postprocess: bool = False) -> pd.DataFrame:
-    """Masks into ``out/masks/<stem>.png`` and ``out/boxes.csv`` (``image, x, y, w, h`` in the
-    image's pixels, and the flags); returns the table. All or nothing: a bad film leaves the
-    masks and boxes of an earlier run as they were. ``postprocess``: see ``unet.final_mask``."""
+    """Masks of every film below ``images`` into ``out/masks/<stem>.png`` and ``out/boxes.csv`` (``image,
+    x, y, w, h`` in the image's pixels, and the flags); returns the table. All or nothing: a bad film
+    leaves the masks and boxes of an earlier run as they were; files of ``out/masks`` it does not
+    write are kept. ``postprocess``: see ``unet.final_mask``."""
+    check_outside(out, images)
     model, size, _ = load(checkpoint, device)
-    names = image_names(images)
+    names = image_names(images, recursive=True)
     check_distinct(names, images, lambda name: Path(name).stem, "masks")
     rows = []
-    with atomic_dir(out / "masks") as masks:
+    with merged_dir(out / "masks") as masks:
         for start in tqdm(range(0, len(names), batch), desc="segment lungs", unit="batch"):
             chunk = names[start : start + batch]
             grays = [read_gray(images / n) for n in chunk]

@@ -44,11 +44,20 @@ def check_distinct(names: list[str], folder: Path, key, what: str) -> None:
                               f"their {what}: rename one of them")
 
 
-def image_names(folder: Path) -> list[str]:
-    names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+def image_names(folder: Path, recursive: bool = False) -> list[str]:
+    """The images of ``folder`` (and, ``recursive``, of its subfolders) as paths relative to it."""
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    names = sorted(str(p.relative_to(folder)) for p in found if p.suffix.lower() in SUFFIXES and p.is_file())
     if not names:
         raise SegsetError(f"{folder}: no image ({', '.join(sorted(SUFFIXES))})")
     return names
+
+
+def check_outside(out: Path, images: Path) -> None:
+    """Outputs written among the films would be read back as films by the next run: an error."""
+    if out.resolve() == images.resolve() or images.resolve() in out.resolve().parents:
+        raise SegsetError(f"--out {out} lies inside --images {images}: a later run would read what this one writes "
+                          "as films; write it elsewhere")
 
 
 def patients_of(names: list[str], labels: Path | None) -> list[str]:

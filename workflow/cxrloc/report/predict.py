@@ -17,10 +17,10 @@ from tqdm import tqdm
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.imagecache import decode, leaves_root, read_gray
 from ..errors import CxrlocError
-from ..io import atomic_dir, atomic_path
+from ..io import atomic_path, merged_dir
 from ..lungs.boxes import lung_box
 from ..lungs.regions import kinds_for, target_regions
-from ..lungs.segset import check_distinct, image_names
+from ..lungs.segset import check_distinct, check_outside, image_names
 from ..objectives import get
 from ..train.cam import grad_cam
 from ..train.evaluate import load_trained
@@ -64,11 +64,12 @@ def _validation_threshold(folder: Path, spec: RunSpec) -> float | None:
     return read_result(folder / "metrics.json").splits["val"].metrics.get("youden_threshold")
 
 
-def film_names(images: Path | None, table: Path | None) -> tuple[Path, list[str]]:
-    """The folder the films' paths start from, and the films: every image of ``images``, or the
-    ``image`` column of ``table`` (paths under the table's folder)."""
+def film_names(images: Path | None, table: Path | None, out: Path) -> tuple[Path, list[str]]:
+    """The folder the films' paths start from, and the films: every image below ``images`` (which
+    must not hold ``out``), or the ``image`` column of ``table`` (paths under the table's folder)."""
     if images is not None:
-        return images, image_names(images)
+        check_outside(out, images)
+        return images, image_names(images, recursive=True)
     frame = pd.read_csv(table, dtype=str)
     if "image" not in frame.columns:
         raise RunError(f"{table}: no image column; found {list(frame.columns)}")
@@ -84,7 +85,8 @@ def overlay_name(name: str) -> str:
 
 def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: torch.device, unet: Path | None = None,
             batch: int = 32) -> pd.DataFrame:
-    """``out/predictions.csv``, ``out/cams/<name>.png`` and ``out/overview.png``; returns the table."""
+    """``out/predictions.csv``, ``out/cams/<name>.png`` and ``out/overview.png``; returns the table. Files
+    of ``out`` it does not write are kept; a failure writes none."""
     from ..lungs.unet import load as load_unet
     from ..lungs.unet import square_masks, stored
     from .figures import heat_overlay, overview
@@ -99,7 +101,7 @@ def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: to
     segmenter = load_unet(unet, device) if unet else None
     kinds = kinds_for(spec.task)
     probabilities, tiles = [], []
-    with atomic_dir(out / "cams") as cams:
+    with merged_dir(out / "cams") as cams:
         for start in tqdm(range(0, len(names), batch), desc="predict", unit="batch"):
             chunk = names[start : start + batch]
             images = torch.from_numpy(np.stack([decode(root / n, size)[0] for n in chunk]))
