@@ -63,3 +63,58 @@ def test_a_train_device_key_is_refused_naming_the_one_to_use():
     with pytest.raises(ConfigError, match="train.device: set the top-level key device"):
         train_config({"device": "cpu", "train": {"device": "cuda"}})
     assert train_config({"device": "cuda:1"}).device == "cuda:1"
+
+
+@pytest.mark.workflow
+def test_every_command_that_uses_a_gpu_claims_one_of_its_own(study, monkeypatch, tmp_path):
+    """Two GPUs, the first held by another job: training, evaluation, the U-Net's training and
+    precaching, segment-lungs and predict each take the free one (they all landed on GPU 0 but
+    training). The claim is real; the work then runs on the CPU, as this machine has no GPU."""
+    import contextlib
+    import fcntl
+    import shutil
+    from unittest import mock
+
+    from cxrloc import cli
+    from cxrloc.train import evaluate, job
+
+    from .workflow import OUT, run_args
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("CXRLOC_GPU_LOCKS", str(tmp_path / "locks"))
+    claimed, real_slot = [], device.gpu_slot
+
+    @contextlib.contextmanager
+    def slot(name, *args, **kwargs):
+        """The real claim on two simulated GPUs; the work itself on the CPU."""
+        with contextlib.ExitStack() as stack:
+            with mock.patch.object(torch.cuda, "is_available", lambda: True), \
+                    mock.patch.object(torch.cuda, "device_count", lambda: 2):
+                claimed.append(str(stack.enter_context(real_slot(name, *args, **kwargs))))
+            yield torch.device("cpu")
+
+    monkeypatch.setattr(device, "gpu_slot", slot)
+    monkeypatch.setattr(evaluate, "gpu_slot", slot)
+    monkeypatch.setattr(job, "gpu_slot", slot)
+    (tmp_path / "locks").mkdir()
+    films = tmp_path / "films"
+    films.mkdir()
+    for name in sorted((study / OUT / "raw/images").iterdir())[:2]:
+        shutil.copy(name, films)
+    unet, run = str(study / OUT / "unet/unet.pt"), str(tmp_path / "run")
+    commands = [
+        ["train", *run_args(study, epochs=1), "--out", run],
+        ["evaluate", *run_args(study, epochs=1), "--model", f"{run}/model.pt", "--out", f"{run}/metrics.json"],
+        ["train-unet", "--images", str(study / OUT / "raw/images"), "--masks", str(study / OUT / "raw/lung_masks"),
+         "--settings", "{unet: {image_size: 32, epochs: 1, max_images: 12}}", "--out", str(tmp_path / "u.pt"),
+         "--report", str(tmp_path / "u.json")],
+        ["precache-masks", "--unet", unet, "--cache", str(study / OUT / "cache"), "--out", str(tmp_path / "lungs.npz"),
+         "--report", str(tmp_path / "lungs.json")],
+        ["segment-lungs", "--checkpoint", unet, "--images", str(films), "--out", str(tmp_path / "seg")],
+        ["predict", "--run", run, "--images", str(films), "--out", str(tmp_path / "pred")],
+    ]
+    with open(tmp_path / "locks/gpu0.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for command in commands:
+            cli.main([*command, "--device", "cuda"])
+    assert claimed == ["cuda:1"] * len(commands), claimed

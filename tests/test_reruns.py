@@ -59,7 +59,7 @@ def test_forcerun_of_one_model_really_retrains(own_study):
     log = work / "results/own/logs/train/test_efficientnet_own_fluidair_la0.5_t0.5_s0_soft.log"
     history = work / model.replace("model.pt", "history.csv")
     before = pd.read_csv(history)
-    snakemake(work, model, "--forcerun", model, "--configfile", str(config))
+    snakemake(work, model.replace("model.pt", "metrics.json"), "--forcerun", model, "--configfile", str(config))
     assert "resuming" not in log.read_text() and "epoch 0:" in log.read_text()
     pd.testing.assert_frame_equal(pd.read_csv(history)[["loss", "val_acc"]], before[["loss", "val_acc"]])
 

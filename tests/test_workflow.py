@@ -364,3 +364,33 @@ def test_appendix_compiles_and_keeps_every_lambda(study, tmp_path, engine):
         assert label in squeezed, text[:2000]
     assert "Missing character" not in (tmp_path / "appendix.log").read_text()
     assert (study / OUT / "tables/appendix.pdf").stat().st_size > 1000  # the workflow's own appendix_pdf rule ran
+
+
+def test_the_region_score_follows_the_region_the_run_trained_on(study, tmp_path):
+    """``energy_in_region`` was always scored on the lung box's part, whatever ``attention.region`` said."""
+    import argparse
+
+    import torch
+    from cxrloc.cli import _splits_data
+    from cxrloc.lungs.regions import kinds_for, target_regions
+    from cxrloc.train.evaluate import load_trained, true_class_cams
+    from cxrloc.train.job import RunSpec
+    from cxrloc.train.localization import energy_inside
+
+    run = study / OUT / "runs/resnet18_tiny_ne_la0.5_t0.5_s0_soft"
+    args = run_args(study, backbone="resnet18")
+    settings = json.loads(args[args.index("--settings") + 1])
+    settings["train"].pop("cam_layer")
+    args[args.index("--settings") + 1] = json.dumps({**settings, "attention": {"region": "mask"}})
+    cxrloc("evaluate", *args, "--model", str(run / "model.pt"), "--out", str(tmp_path / "metrics.json"))
+    scored = json.loads((tmp_path / "metrics.json").read_text())["localization"]["energy_in_region"]
+
+    paths = {"splits": study / OUT / "splits/ne.csv", "cache": study / OUT / "cache", "lungs": study / OUT / "masks/lungs.npz"}
+    (test,), _ = _splits_data(argparse.Namespace(**paths, task=BUILTIN["ne"], objective="soft", markers=None), ["test"])
+    spec = RunSpec("tiny", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0)
+    model, layer, _ = load_trained(run / "model.pt", spec, torch.device("cpu"))
+    cams, positive = true_class_cams(model, layer, test, torch.device("cpu")), test.labels > 0
+    by = {region: energy_inside(cams, target_regions(region, test.boxes[positive], kinds_for(spec.task)[test.labels[positive]],
+                                                     cams.shape[-1], test.lung_masks[positive])).mean().item()
+          for region in ("box", "mask")}
+    assert scored == pytest.approx(by["mask"], abs=1e-6) and by["mask"] != pytest.approx(by["box"], abs=1e-4), by

@@ -121,16 +121,17 @@ def _cache_images(args) -> None:
 def _train_unet(args) -> None:
     import torch
 
-    from .device import resolve
+    from .device import gpu_slot
     from .io import atomic_write_json
     from .lungs.unet import train_unet, worst_cases
     from .report.figures import segmentations
 
     torch.set_num_threads(args.threads)
     images = Path(args.images)
-    report, data, test, pred = train_unet(images, Path(args.masks), config.unet_config(config.load(args.settings)),
-                                          Path(args.out), resolve(args.device), Path(args.labels) if args.labels else None,
-                                          Path(args.encoder_weights) if args.encoder_weights else None)
+    with gpu_slot(args.device) as device:
+        report, data, test, pred = train_unet(images, Path(args.masks), config.unet_config(config.load(args.settings)),
+                                              Path(args.out), device, Path(args.labels) if args.labels else None,
+                                              Path(args.encoder_weights) if args.encoder_weights else None)
     atomic_write_json(args.report, report)
     summary = (f"U-Net on {report['held_out_images']} held-out images of {report['held_out_patients']} patients: Dice "
                f"{report['dice_mean']:.4f} mean, {report['dice_median']:.4f} median, {report['dice_p10']:.4f} 10th "
@@ -143,15 +144,15 @@ def _train_unet(args) -> None:
 def _segment_lungs(args) -> None:
     import torch
 
-    from .device import resolve
+    from .device import gpu_slot
     from .lungs.boxes import FLAGS
     from .lungs.segment import most_implausible, segment_folder
     from .report.figures import segmentations
 
     torch.set_num_threads(args.threads)
     images, out = Path(args.images), Path(args.out)
-    table = segment_folder(Path(args.checkpoint), images, out, resolve(args.device, "give --device cpu"),
-                           postprocess=args.postprocess)
+    with gpu_slot(args.device, fix="give --device cpu") as device:
+        table = segment_folder(Path(args.checkpoint), images, out, device, postprocess=args.postprocess)
     segmentations(most_implausible(table, images, out), out / "overlays.png")
     counts = {f: int(table[f].sum()) for f in FLAGS}
     print(f"segmented {len(table)} images into {out / 'masks'}; boxes in {out / 'boxes.csv'}; flagged {counts}; "
@@ -162,7 +163,7 @@ def _precache_masks(args) -> None:
     import torch
 
     from .data.imagecache import ImageCache
-    from .device import resolve
+    from .device import gpu_slot
     from .io import atomic_write_json
     from .lungs.lungcache import LungCache
     from .lungs.unet import precache
@@ -170,7 +171,8 @@ def _precache_masks(args) -> None:
 
     torch.set_num_threads(args.threads)
     cache = ImageCache(Path(args.cache))
-    report = precache(Path(args.unet), cache, Path(args.out), resolve(args.device), postprocess=args.postprocess)
+    with gpu_slot(args.device) as device:
+        report = precache(Path(args.unet), cache, Path(args.out), device, postprocess=args.postprocess)
     atomic_write_json(args.report, report)
     print(f"precached {report['images']} lung masks at {report['images_per_s']:.1f} images/s; flags {report['flags']}")
     if args.figure:
@@ -304,7 +306,7 @@ def _evaluate(args) -> None:
 def _predict(args) -> None:
     import torch
 
-    from .device import resolve
+    from .device import gpu_slot
     from .report.predict import TrainedRun, film_names, predict
 
     torch.set_num_threads(args.threads)
@@ -312,7 +314,8 @@ def _predict(args) -> None:
     unet = Path(args.unet) if args.unet else _study_unet(Path(args.run))
     root, names = film_names(Path(args.images) if args.images else None, Path(args.table) if args.table else None,
                              Path(args.out))
-    table = predict(run, root, names, Path(args.out), resolve(args.device, "give --device cpu"), unet, args.batch)
+    with gpu_slot(args.device, fix="give --device cpu") as device:
+        table = predict(run, root, names, Path(args.out), device, unet, args.batch)
     counts = table["predicted"].value_counts().to_dict()
     print(f"predicted {len(table)} films with {run.folder.name} ({'lung U-Net ' + str(unet) if unet else 'no lung U-Net'}):"
           f" {counts}; {Path(args.out) / 'predictions.csv'}, {Path(args.out) / 'cams'}/, {Path(args.out) / 'overview.png'}")

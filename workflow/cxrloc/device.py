@@ -37,17 +37,19 @@ def lock_dir() -> Path:
 
 
 @contextmanager
-def gpu_slot(name: str, poll: float = 5.0) -> Iterator[torch.device]:
+def gpu_slot(name: str, poll: float = 5.0, fix: str = "set device: cpu in the config") -> Iterator[torch.device]:
     """The device to run on, held for the duration of the block.
 
     With plain ``cuda`` on a machine with several GPUs and no ``CUDA_VISIBLE_DEVICES`` (no
     scheduler chose one), each job takes the first GPU whose lock file is free, and waits
     while all are taken; run Snakemake with ``--resources gpu=N`` to start N jobs at once.
-    Under SLURM, ``CUDA_VISIBLE_DEVICES`` names the job's GPU and ``cuda`` is that one.
+    Under SLURM, ``CUDA_VISIBLE_DEVICES`` names the job's GPU and ``cuda`` is that one. Every job
+    that uses a GPU (training, evaluation, the U-Net's training and inference, ``predict``) runs in
+    one; ``fix`` as for ``resolve``.
     """
     import torch
 
-    device = resolve(name)
+    device = resolve(name, fix)
     count = torch.cuda.device_count() if device.type == "cuda" else 0
     if name != "cuda" or os.environ.get("CUDA_VISIBLE_DEVICES") is not None or count < 2:
         yield device

@@ -62,8 +62,8 @@ def cache_files(folder, lesions):
 
 
 CACHE = cache_files(f"{OUT}/cache", LESIONS)
-# Films the user holds (a table's or class folders' own, not written by a rule): their digest is a
-# parameter of every rule that reads them, so an added, removed or overwritten film reruns them.
+# Films the user holds (a table's or class folders' own, written by no step): their digest is a
+# parameter of every step that reads them, so an added, removed or overwritten film reruns it.
 FILMS = films_digest(IMAGES) if SOURCE["kind"] in ("csv", "imagefolder") else ""
 
 # External test sets, by name: each cached and segmented once; every run evaluated on each.

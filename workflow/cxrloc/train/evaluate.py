@@ -14,7 +14,7 @@ import torch
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.imagecache import ImageCache
 from ..data.marker import Markers
-from ..device import resolve
+from ..device import gpu_slot
 from ..io import atomic_path, atomic_write_json
 from ..lungs.regions import kinds_for, target_regions
 from ..objectives import get
@@ -131,10 +131,11 @@ def scored(cams, truth, thresh: float) -> dict:
 
 
 def lesion_localization(model, layer, val: SplitData | None, test: SplitData, device, task: Task,
-                        thresh: float | None = None) -> dict | None:
+                        thresh: float | None = None, region: str = "box") -> dict | None:
     """Against the true lesion masks of the split's positives (synthetic and implanted sets), the IoU
     threshold tuned on val (or ``thresh``: an external set takes its run's); and the share of CAM
-    energy inside the target region of the attention term (the lung-box part)."""
+    energy inside the target region the run trained on (``attention.region``: the lung box's part,
+    or the lung mask's)."""
     if test.lesions is None or (val is not None and val.lesions is None):
         return None
     t_cams = true_class_cams(model, layer, test, device)
@@ -144,7 +145,7 @@ def lesion_localization(model, layer, val: SplitData | None, test: SplitData, de
     else:
         result = scored(t_cams, t_truth, 0.5 if thresh is None else thresh)
     positives = test.labels > 0
-    regions = target_regions("box", test.boxes[positives], kinds_for(task)[test.labels[positives]], t_cams.shape[-1],
+    regions = target_regions(region, test.boxes[positives], kinds_for(task)[test.labels[positives]], t_cams.shape[-1],
                              test.lung_masks[positives])
     return result | {"energy_in_region": energy_inside(t_cams, regions).mean().item()}
 
@@ -170,8 +171,16 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData | None, test: Split
              markers: Markers | None = None, test_iid: SplitData | None = None, external: str | None = None,
              iou_threshold: float | None = None) -> dict:
     """The run's metrics JSON: on its own val, test (and test_iid), or, for an ``external`` set (no
-    val), on that set alone with the CAM threshold its run chose on its own val (``iou_threshold``)."""
-    device = resolve(spec.train.device)
+    val), on that set alone with the CAM threshold its run chose on its own val (``iou_threshold``). Runs
+    on a GPU of its own (``device.gpu_slot``)."""
+    with gpu_slot(spec.train.device) as device:
+        return _evaluate(spec, device, checkpoint, val, test, out, n_bootstrap, locset, cache, markers, test_iid,
+                         external, iou_threshold)
+
+
+def _evaluate(spec: RunSpec, device: torch.device, checkpoint: Path, val: SplitData | None, test: SplitData, out: Path,
+              n_bootstrap: int, locset: pd.DataFrame | None, cache: ImageCache | None, markers: Markers | None,
+              test_iid: SplitData | None, external: str | None, iou_threshold: float | None) -> dict:
     torch.set_num_threads(spec.train.threads)
     tic = time.time()
     model, layer, ckpt = load_trained(checkpoint, spec, device)
@@ -188,7 +197,8 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData | None, test: Split
                         "ci95": bootstrap_ci(y, proba, n_bootstrap, seed=spec.seed),
                         "proba": np.round(proba[:, 1:], 5).tolist() if name == "test" else None,
                         "labels": y.tolist() if name == "test" else None}
-    result["localization"] = lesion_localization(model, layer, val, test, device, spec.task, iou_threshold)
+    result["localization"] = lesion_localization(model, layer, val, test, device, spec.task, iou_threshold,
+                                                 spec.attention.region)
     if locset is not None:
         result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
     if markers is not None:

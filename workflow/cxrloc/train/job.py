@@ -96,7 +96,7 @@ def _unfinished_state(path: Path, fingerprint: str) -> dict | None:
         return None
     state = load_checkpoint(path, "training state")
     missing = [k for k in STATE_KEYS if k not in state]
-    if missing:
+    if state.get("fingerprint") == fingerprint and missing:
         raise CheckpointError(f"{path} is no training state (it lacks {', '.join(missing)}; a finished model.pt "
                               "copied there?): delete it to train from scratch")
     if state.get("fingerprint") == fingerprint:
