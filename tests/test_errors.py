@@ -132,7 +132,7 @@ def test_an_unknown_backbone_is_one_line_with_each_close_name_once(tmp_path):
 
 @pytest.mark.workflow
 @pytest.mark.parametrize("problem", ["backbone", "cuda", "weights.pt", "weights.safetensors", "images.npy",
-                                     "lungs.npz", "lungs.npz of other arrays"])
+                                     "lungs.npz", "lungs.npz of other arrays", "warm-up"])
 def test_a_training_job_of_bad_inputs_is_one_line_naming_the_file_or_key(study, tmp_path, problem):
     args = run_args(study, lam="1")
     work = tmp_path / "inputs"
@@ -144,6 +144,9 @@ def test_a_training_job_of_bad_inputs_is_one_line_naming_the_file_or_key(study, 
             pytest.skip("this machine has CUDA")
         args += ["--device", "cuda"]
         expect = "device 'cuda' was asked for but CUDA is not available here"
+    elif problem == "warm-up":
+        args[args.index("--lambda") + 1] = "0.5w2"  # the tiny study trains 2 epochs
+        expect = "--lambda 0.5w2: a warm-up of 2 epochs leaves none of train.epochs (2) for the objective"
     elif problem.startswith("weights"):
         weights = tmp_path / problem
         weights.write_bytes(b"PK\x03\x04 not weights")
