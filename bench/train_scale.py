@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from cxrloc.config import AttentionConfig
+from cxrloc.config import AttentionConfig, TrainConfig
 from cxrloc.data.synthetic import draw
 from cxrloc.schedule import ADAPTIVE
 from cxrloc.tasks import BUILTIN
-from cxrloc.train.job import RunSpec, TrainConfig, build_model, train
+from cxrloc.train.inference import build_model
+from cxrloc.train.job import train
+from cxrloc.train.run import RunSpec
 from cxrloc.train.splitdata import SplitData
 from cxrloc.train.step import GRAPH_WARMUP_STEPS, Steps, StepSettings, optimizer, resident
 from provenance import stamp

@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cxrloc.config import TrainConfig
 from cxrloc.tasks import BUILTIN
 from cxrloc.train import models
 from cxrloc.train.attention import AttentionConfig
-from cxrloc.train.job import RunSpec, TrainConfig, predict_proba, train
+from cxrloc.train.inference import predict_proba
+from cxrloc.train.job import train
+from cxrloc.train.run import RunSpec
 from cxrloc.train.splitdata import SplitData
 from cxrloc.train.step import Steps, StepSettings, optimizer, resident
 from sklearn.metrics import roc_auc_score

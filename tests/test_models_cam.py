@@ -103,7 +103,9 @@ def test_all_zero_map_is_safe():
 
 
 def test_the_cam_layer_is_set_per_backbone_or_for_all():
-    from cxrloc.train.job import RunSpec, TrainConfig, cam_layer_of
+    from cxrloc.config import TrainConfig
+    from cxrloc.train.inference import cam_layer_of
+    from cxrloc.train.run import RunSpec
 
     per_backbone = TrainConfig(cam_layer={"resnet18": "layer3", "pvt": "stages.2"})
     assert cam_layer_of(RunSpec("d", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0, per_backbone)) == "layer3"
@@ -120,8 +122,10 @@ def test_an_unknown_cam_layer_names_it_and_the_valid_ones():
 def test_channels_last_memory_where_asked_for_and_always_for_the_unet():
     """A CPU classifier keeps the default layout unless ``train.channels_last``; the U-Net is
     always channels-last (faster on this CPU at its sizes)."""
+    from cxrloc.config import TrainConfig
     from cxrloc.lungs import unet
-    from cxrloc.train.job import RunSpec, TrainConfig, build_model
+    from cxrloc.train.inference import build_model
+    from cxrloc.train.run import RunSpec
 
     def layouts(net):
         weights = [p for p in net.parameters() if p.dim() == 4 and p.shape[-1] > 1]

@@ -10,7 +10,8 @@ from cxrloc.train.results import SCHEMA_VERSION, ResultError, read_result
 
 HEAVY = ("torch", "timm", "segmentation_models_pytorch")
 PLANNING = ("cxrloc.cli", "cxrloc.config", "cxrloc.backbones", "cxrloc.schedule", "cxrloc.resources",
-            "cxrloc.lungs.lungcache", "cxrloc.train.results", "cxrloc.tasks")
+            "cxrloc.lungs.lungcache", "cxrloc.train.results", "cxrloc.tasks", "cxrloc.train.camsize",
+            "cxrloc.data.manifest")
 
 
 def loaded_after(code: str) -> set[str]:

@@ -83,8 +83,9 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     """What ``train`` (state.pt) and ``evaluate`` (model.pt) load is read as plain tensors."""
     from cxrloc.checkpoint import CheckpointError
     from cxrloc.tasks import BUILTIN
-    from cxrloc.train.evaluate import load_trained
-    from cxrloc.train.job import RunSpec, _unfinished_state
+    from cxrloc.train.inference import load_trained
+    from cxrloc.train.job import _unfinished_state
+    from cxrloc.train.run import RunSpec
 
     marker = tmp_path / "pwned"
     torch.save({"fingerprint": "x", "state_dict": {}, "payload": Payload(marker)}, tmp_path / "crafted.pt")
@@ -111,7 +112,7 @@ def test_the_fingerprint_covers_settings_inputs_and_device_but_not_threads():
     import dataclasses
 
     from cxrloc.tasks import BUILTIN
-    from cxrloc.train.job import RunSpec
+    from cxrloc.train.run import RunSpec
 
     spec = RunSpec("d", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0)
     inputs = {"splits": "a", "images": "b", "lungs": "c"}

@@ -7,7 +7,7 @@ from cxrloc.config import AttentionConfig
 from cxrloc.data.marker import Markers, box_slices, corner_box
 from cxrloc.tasks import BUILTIN
 from cxrloc.train.evaluate import shortcut_use
-from cxrloc.train.job import RunSpec
+from cxrloc.train.run import RunSpec
 from cxrloc.train.splitdata import SplitData, mask_lungs
 from torch import nn
 

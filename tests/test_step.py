@@ -11,7 +11,7 @@ from cxrloc.tasks import BUILTIN
 from cxrloc.train import models
 from cxrloc.train.attention import AttentionConfig, objective
 from cxrloc.train.cam import capture
-from cxrloc.train.job import predict_proba
+from cxrloc.train.inference import predict_proba
 from cxrloc.train.splitdata import SplitData, normalize
 from cxrloc.train.step import Steps, StepSettings, optimizer
 
@@ -76,12 +76,14 @@ def test_padded_evaluation_batches_change_no_prediction():
 def test_the_kept_model_is_the_best_epoch_after_the_warm_up(warmup, best, monkeypatch, tmp_path):
     """Validation favours the warm-up's cross-entropy model here (as it does when the validation
     set carries a shortcut); after a warm-up only the objective's own epochs may be kept."""
+    from cxrloc.config import TrainConfig
     from cxrloc.train import job as training
+    from cxrloc.train.run import RunSpec
 
     accuracies = iter([0.9, 0.5, 0.6])
     monkeypatch.setattr(training, "_val", lambda model, data, device: (0.1, next(accuracies)))
-    cfg = training.TrainConfig(epochs=3, batch_size=8, lr=1e-3, warmup_epochs=warmup)
-    spec = training.RunSpec("t", BUILTIN["ne"], "resnet_tiny", 0.5, 0.5, 0, cfg, AttentionConfig(mode="swap"))
+    cfg = TrainConfig(epochs=3, batch_size=8, lr=1e-3, warmup_epochs=warmup)
+    spec = RunSpec("t", BUILTIN["ne"], "resnet_tiny", 0.5, 0.5, 0, cfg, AttentionConfig(mode="swap"))
     history = training.train(spec, split(16), split(8, 1), tmp_path, {"test": "warm-up"})
     assert history["lam"].tolist() == [1.0] * warmup + [0.5] * (3 - warmup)
     assert torch.load(tmp_path / "model.pt", weights_only=True)["best_epoch"] == best

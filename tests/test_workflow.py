@@ -373,9 +373,10 @@ def test_the_region_score_follows_the_region_the_run_trained_on(study, tmp_path)
     import torch
     from cxrloc.cli import _splits_data
     from cxrloc.lungs.regions import kinds_for, target_regions
-    from cxrloc.train.evaluate import load_trained, true_class_cams
-    from cxrloc.train.job import RunSpec
+    from cxrloc.train.evaluate import true_class_cams
+    from cxrloc.train.inference import load_trained
     from cxrloc.train.localization import energy_inside
+    from cxrloc.train.run import RunSpec
 
     run = study / OUT / "runs/resnet18_tiny_ne_la0.5_t0.5_s0_soft"
     args = run_args(study, backbone="resnet18")

@@ -204,7 +204,7 @@ def _spec(args):
     import dataclasses
 
     from .schedule import ADAPTIVE, Schedule
-    from .train.job import RunSpec
+    from .train.run import RunSpec
 
     settings = config.load(args.settings) if args.settings else {}
     train_cfg = config.train_config(settings)

@@ -216,6 +216,10 @@ def settings(*sections):
     return json.dumps({s: config.get(s) for s in sections}, sort_keys=True)
 
 
+# What a training or evaluation job reads of the config, as one argument (and a rerun trigger).
+RUN_SETTINGS = settings("train", "attention", "weights", "device")
+
+
 def option(flag, value):
     """`` --flag 'value' …`` with every value shell-quoted; nothing when there is no value."""
     values = [v for v in (value if isinstance(value, (list, tuple)) else [value]) if v]

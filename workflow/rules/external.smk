@@ -147,7 +147,7 @@ rule evaluate_external:
     params:
         dataset=DS,
         task=task_argument,
-        settings=settings("train", "attention", "weights", "device"),
+        settings=RUN_SETTINGS,
         cache=folder("images"),
         bootstrap=config["evaluate"]["bootstrap"],
         markers=lambda w, input: option("--markers", input.markers),

@@ -49,7 +49,7 @@ rule train:
     params:
         dataset=DS,
         task=task_argument,
-        settings=settings("train", "attention", "weights", "device"),
+        settings=RUN_SETTINGS,
         cache=folder("images"),
         out=folder("model"),
         markers=lambda w, input: option("--markers", input.markers),
@@ -85,7 +85,7 @@ rule evaluate:
     params:
         dataset=DS,
         task=task_argument,
-        settings=settings("train", "attention", "weights", "device"),
+        settings=RUN_SETTINGS,
         cache=folder("images"),
         bootstrap=config["evaluate"]["bootstrap"],
         locset=lambda w, input: option("--localization", input.locset),

@@ -30,7 +30,7 @@ from .effusion import draw, implant
 from .imagecache import read_gray
 from .letterbox import Letterbox
 from .marker import COLUMNS as MARKER_COLUMNS
-from .marker import box_slices, corner_box, lung_box
+from .marker import box_slices, corner_box, upper_lung_square
 from .synthetic import marker_probability
 
 NEGATIVE, POSITIVE = "No Finding", "Effusion"
@@ -78,7 +78,7 @@ def variant(gray: np.ndarray, lungs: np.ndarray, positive: bool, marker_p: float
     if positive:
         opacity, lesion = draw(lungs, finding_rng, cfg.effusion)
         gray = implant(gray, opacity)
-    box = corner_box() if cfg.marker_placement == "corner" else lung_box(lungs, marker_rng)
+    box = corner_box() if cfg.marker_placement == "corner" else upper_lung_square(lungs, marker_rng)
     marked = bool(marker_rng.random() < marker_p)
     if marked:
         gray = gray.copy()

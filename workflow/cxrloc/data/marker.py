@@ -41,7 +41,7 @@ def corner_box() -> tuple[float, float, float]:
     return MARKER_MARGIN, 1 - MARKER_MARGIN - MARKER_SIZE, MARKER_SIZE
 
 
-def lung_box(lungs: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+def upper_lung_square(lungs: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
     """A square inside the lung mask, wholly above the middle row of the lungs' extent (the
     upper lung field: outside effusion's target region, the lower half of the lung box)."""
     from scipy import ndimage

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..config import ConfigError, SyntheticConfig
 from ..io import atomic_dir, atomic_write_text
 from .marker import COLUMNS as MARKER_COLUMNS
-from .marker import PLACEMENTS, box_slices, corner_box, lung_box
+from .marker import PLACEMENTS, box_slices, corner_box, upper_lung_square
 from .metadata import NIH_COLUMNS
 
 FINDINGS = ("No Finding", "Effusion", "Pneumothorax", "Subcutaneous Emphysema", "Cardiomegaly")
@@ -207,7 +207,7 @@ def draw(rng: np.random.Generator, size: int, findings: list[str], contrast: flo
     img += exposure_rng.normal(0, 0.02, img.shape).astype(np.float32)
     if placement not in PLACEMENTS:
         raise ConfigError(f"source.synthetic.marker_placement {placement!r}; valid: {', '.join(PLACEMENTS)}")
-    box = corner_box() if placement == "corner" else lung_box(lungs_mask, marker_rng)
+    box = corner_box() if placement == "corner" else upper_lung_square(lungs_mask, marker_rng)
     if marker:
         img[box_slices(*box, size)] = 1.0
     return Radiograph(np.clip(img, 0, 1).astype(np.float32), lungs_mask, lesion, marker, box)

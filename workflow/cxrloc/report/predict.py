@@ -23,9 +23,9 @@ from ..lungs.regions import kinds_for, target_regions
 from ..lungs.segset import check_distinct, check_outside, image_names
 from ..objectives import get
 from ..train.cam import grad_cam
-from ..train.evaluate import load_trained
-from ..train.job import RunSpec, predict_proba
+from ..train.inference import load_trained, predict_proba
 from ..train.results import read_result
+from ..train.run import RunSpec
 from ..train.splitdata import SplitData, mask_lungs, normalize
 
 THUMBNAIL = 256  # the overview's side of a film, in pixels

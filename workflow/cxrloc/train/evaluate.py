@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.imagecache import ImageCache
 from ..data.marker import Markers
 from ..device import gpu_slot
@@ -20,27 +19,15 @@ from ..lungs.regions import kinds_for, target_regions
 from ..objectives import get
 from ..tasks import Task
 from .cam import grad_cam
-from .job import RunSpec, build_model, predict_proba
+from .inference import load_trained, predict_proba
 from .localization import best_threshold, dilate, energy_inside, pointing_game, scores, tolerance_px
 from .metrics import auc, bootstrap_ci, point_metrics
 from .results import SCHEMA_VERSION
+from .run import RunSpec
 from .splitdata import SplitData, mask_lungs, normalize
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def load_trained(path: Path, spec: RunSpec, device):
-    ckpt = load_checkpoint(path)
-    if "state_dict" not in ckpt:
-        raise CheckpointError(f"{path} holds no trained weights (no state_dict); rerun its train job")
-    model, layer = build_model(spec, device, pretrained=False)  # the trained weights replace them all
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except (RuntimeError, TypeError) as e:
-        raise CheckpointError(f"{path} holds the weights of another model than {spec.backbone} for task "
-                              f"{spec.task.name}: {str(e).splitlines()[0]}; rerun its train job") from None
-    return model.eval(), layer, ckpt
 
 
 def true_class_cams(model, layer, data: SplitData, device, batch: int = 32) -> torch.Tensor:

@@ -8,31 +8,24 @@ Deterministic on the CPU for a given seed, including across a resume.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from .. import __version__
 from ..checkpoint import CheckpointError, load_checkpoint
-from ..config import AttentionConfig, TrainConfig
 from ..device import gpu_slot
 from ..io import atomic_write_text, save_torch
-from ..schedule import Schedule
-from ..tasks import Task
-from .camsize import configured_layer
-from .models import create
-from .splitdata import SplitData, normalize
+from .inference import build_model, channels_last, predict_proba
+from .run import RunSpec
+from .splitdata import SplitData
 from .step import Steps, StepSettings, fits_on, optimizer, resident
 
 if TYPE_CHECKING:
@@ -40,38 +33,6 @@ if TYPE_CHECKING:
 
 
 EPOCH_SEEDS = 100_003  # a prime above any epoch count: each (seed, epoch) shuffles from a seed of its own
-
-@dataclass(frozen=True)
-class RunSpec:
-    dataset: str
-    task: Task
-    backbone: str
-    lam: float | str
-    thresh: float
-    seed: int
-    train: TrainConfig = TrainConfig()
-    attention: AttentionConfig = AttentionConfig()
-
-    @property
-    def schedule(self) -> Schedule:
-        return Schedule(self.lam, self.train.warmup_epochs)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> RunSpec:
-        """The spec a checkpoint keeps (``asdict``) as a ``RunSpec`` again."""
-        task = Task(d["task"]["name"], tuple(d["task"]["classes"]), tuple(d["task"]["regions"]))
-        return cls(d["dataset"], task, d["backbone"], d["lam"], d["thresh"], d["seed"], TrainConfig(**d["train"]),
-                   AttentionConfig(**d["attention"]))
-
-    def fingerprint(self, inputs: dict[str, str]) -> str:
-        """What the run's result depends on: its settings (but the CPU thread count, which a rerun
-        with another ``--cores`` changes), the identity of its inputs (split table, image cache,
-        lung cache) and the package version."""
-        spec = asdict(self)
-        del spec["train"]["threads"]
-        payload = {"spec": spec, "inputs": inputs, "version": __version__}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
 
 class Preempted(Exception):
     """Raised between batches after SIGTERM; the last epoch's checkpoint is already on disk."""
@@ -119,47 +80,11 @@ def _epoch(steps: Steps, n: int, spec: RunSpec, lam: float, epoch: int, flag: di
     return steps.read(n)
 
 
-@torch.no_grad()
-def predict_proba(model, data: SplitData, device, batch: int = 64, static: bool | None = None) -> np.ndarray:
-    """Class probabilities of a split, read to the host once. ``static`` (default: on CUDA) pads
-    the last batch to full size, so every forward has one shape (cuDNN plans are reused)."""
-    model.eval()
-    static = device.type == "cuda" if static is None else static
-    n, out = len(data), []
-    for i in range(0, n, batch):
-        idx = torch.arange(i, i + batch if static else min(i + batch, n), device=data.images.device).clamp_(max=n - 1)
-        x = normalize(data.images[idx].to(device))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out.append(F.softmax(model(x).float(), dim=1)[: n - i])
-    return torch.cat(out).cpu().numpy()
-
-
 def _val(model, data: SplitData, device) -> tuple[float, float]:
     p = predict_proba(model, data, device)
     y = data.labels.cpu().numpy()
     loss = float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean())
     return loss, float((p.argmax(1) == y).mean())
-
-
-def cam_layer_of(spec: RunSpec) -> str | None:
-    """The configured Grad-CAM layer of the run's backbone (None: its record's, or its last feature stage)."""
-    return configured_layer(spec.train.cam_layer, spec.backbone)
-
-
-def channels_last(train: TrainConfig, device) -> bool:
-    """Channels-last memory: ``train.channels_last``, by default on CUDA only (on a 2-core CPU it sped
-    up a small ResNet at 64 px by ~10 % and slowed resnet18 at 32 px)."""
-    return device.type == "cuda" if train.channels_last is None else train.channels_last
-
-
-def build_model(spec: RunSpec, device, pretrained: bool | None = None):
-    """The run's model and Grad-CAM layer; ``pretrained=False`` skips the pretrained weights (a
-    model about to receive trained ones)."""
-    pretrained = spec.train.pretrained if pretrained is None else pretrained
-    model, layer = create(spec.backbone, len(spec.task.classes), pretrained, cam_layer_of(spec),
-                          spec.train.weights.get(spec.backbone))
-    layout = torch.channels_last if channels_last(spec.train, device) else torch.contiguous_format
-    return model.to(device, memory_format=layout), layer
 
 
 def train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path, inputs: dict[str, str]) -> pd.DataFrame:
