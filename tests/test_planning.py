@@ -52,3 +52,11 @@ def test_the_originals_flags_still_parse_as_aliases():
                                 "--backbone", "resnet", "--lambda", "0.25", "--adaptive", "--batch", "8", "--gpu", "0",
                                 "--out", "run"])
     assert vars(original) == vars(ours) and ours.lam == "0.25" and ours.adaptive and ours.cache == "cache"
+
+
+def test_a_lambda_that_is_neither_a_number_nor_adaptive_says_what_is_allowed():
+    from cxrloc.config import schema_error
+
+    config = {"dataset": "d", "source": {"kind": "synthetic"}, "tasks": ["ne"], "backbones": ["resnet18"],
+              "lambdas": [1, "0.5x"], "thresholds": [0.5], "seeds": [0]}
+    assert schema_error(config) == "config key lambdas[1]: '0.5x' is not a number in [0, 1] or 'adaptive'"

@@ -99,13 +99,14 @@ def test_a_crafted_checkpoint_runs_nothing(tmp_path):
     assert marker.exists(), "the payload does run where pickles are trusted: the test's file is a real exploit"
 
 
-def test_a_finished_model_copied_as_the_state_is_one_line(study, tmp_path):
+def test_a_finished_model_copied_as_the_state_is_one_line(tmp_path):
     """A model.pt carries the run's fingerprint but no optimizer state: resuming from it was a KeyError."""
-    cxrloc("train", *run_args(study, epochs=1), "--out", str(tmp_path / "run"))
-    shutil.copy(tmp_path / "run/model.pt", tmp_path / "run/state.pt")
-    proc = cxrloc("train", *run_args(study, epochs=1), "--out", str(tmp_path / "run"), check=False)
-    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith("cxrloc train: error: "), proc.stderr
-    assert "state.pt is no training state (it lacks epoch, model, optimizer" in proc.stderr
+    from cxrloc.checkpoint import CheckpointError
+    from cxrloc.train.job import _unfinished_state
+
+    torch.save({"state_dict": {}, "spec": {}, "best_epoch": 0, "fingerprint": "f", "image_size": 36}, tmp_path / "state.pt")
+    with pytest.raises(CheckpointError, match="state.pt is no training state \\(it lacks epoch, model, optimizer"):
+        _unfinished_state(tmp_path / "state.pt", "f")
 
 
 def test_the_fingerprint_covers_settings_inputs_and_device_but_not_threads():

@@ -56,11 +56,11 @@ def _unfinished_state(path: Path, fingerprint: str) -> dict | None:
     if not path.exists():
         return None
     state = load_checkpoint(path, "training state")
-    missing = [k for k in STATE_KEYS if k not in state]
-    if state.get("fingerprint") == fingerprint and missing:
-        raise CheckpointError(f"{path} is no training state (it lacks {', '.join(missing)}; a finished model.pt "
-                              "copied there?): delete it to train from scratch")
     if state.get("fingerprint") == fingerprint:
+        missing = [k for k in STATE_KEYS if k not in state]
+        if missing:
+            raise CheckpointError(f"{path} is no training state (it lacks {', '.join(missing)}; a finished model.pt "
+                                  "copied there?): delete it to train from scratch")
         return state
     aside = path.with_name(f"state.{state.get('fingerprint', 'unknown')}.pt")
     os.replace(path, aside)
