@@ -22,10 +22,8 @@ class Backbone:
     cam_stride: int | None = None  # the Grad-CAM layer's downsampling (None: known only by running the model)
     cam_floor: bool = False  # its map is ⌊side / stride⌋ cells a side (pooling), else ⌈side / stride⌉ (padded convs)
 
-    def cam_cells(self, size: int) -> int | None:
-        """Cells along a side of the Grad-CAM layer's map at ``size`` px (None: not recorded)."""
-        if self.cam_stride is None:
-            return None
+    def cam_cells(self, size: int) -> int:
+        """Cells along a side of the Grad-CAM layer's map at ``size`` px (a record with ``cam_stride``)."""
         return size // self.cam_stride if self.cam_floor else -(-size // self.cam_stride)
 
     def min_size(self) -> int | None:

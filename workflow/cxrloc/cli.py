@@ -227,7 +227,7 @@ def _spec(args):
             raise config.ConfigError(f"--objective {args.objective} is cross-entropy only: it needs --lambda 1, not {args.lam}")
         attention = dataclasses.replace(attention, mode=args.objective)
     train_cfg = dataclasses.replace(train_cfg, **overrides)
-    if warmup >= train_cfg.epochs and lam != 1:
+    if Schedule(lam, warmup).warmed_through(train_cfg.epochs):
         raise config.ConfigError(f"--lambda {args.lam}: a warm-up of {warmup} epochs leaves none of train.epochs "
                                  f"({train_cfg.epochs}) for the objective")
     error = objectives.batch_size_error([attention.mode], train_cfg.batch_size)

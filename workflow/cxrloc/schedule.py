@@ -62,6 +62,10 @@ class Schedule:
         """The appendix's order: λ descending, adaptive last, then by warm-up."""
         return self.adaptive, 0.0 if self.adaptive else -float(self.lam), self.warmup
 
+    def warmed_through(self, epochs: int) -> bool:
+        """Whether the warm-up takes every one of ``epochs``: a run with an objective that never trains with it."""
+        return not self.cross_entropy and self.warmup >= epochs
+
     def at(self, epoch: int) -> float:
         """λ of an epoch (from 0): 1 during warm-up, then fixed or adaptive max(0.2, 1 − 0.023·epoch)."""
         if epoch < self.warmup:

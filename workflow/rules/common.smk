@@ -87,9 +87,10 @@ def external(name):
     return {"images": ext["root"], "table": None, "lesions": None, "markers": None}
 
 
-def external_films(name):
-    """The films digest of an external set the user holds (a synthetic set is the workflow's own)."""
-    return films_digest(EXTERNAL[name]["root"]) if EXTERNAL[name]["kind"] != "synthetic" else ""
+# The films digest of each external set the user holds (a synthetic set is the workflow's own).
+EXTERNAL_FILMS = {
+    name: films_digest(ext["root"]) if ext["kind"] != "synthetic" else "" for name, ext in EXTERNAL.items()
+}
 
 
 def external_cache(name):
@@ -165,7 +166,7 @@ def _check_schedules():
     """Every run with an objective must train with it: a warm-up as long as training would save
     cross-entropy under the objective's name."""
     epochs = config["train"]["epochs"]
-    long = [w for w in WARMUPS if w >= epochs and any(not s.cross_entropy for s in SCHEDULES)]
+    long = [w for w in WARMUPS if any(s.warmed(w).warmed_through(epochs) for s in SCHEDULES)]
     if long:
         raise ValueError(
             f"config key warmups: a warm-up of {long[0]} epochs with train.epochs {epochs} leaves no epoch for the "

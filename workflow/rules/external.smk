@@ -41,7 +41,7 @@ rule external_table:
     params:
         task=task_argument,
         source=lambda w: external_table_options(w.ext),
-        films=lambda w: external_films(w.ext),
+        films=lambda w: EXTERNAL_FILMS[w.ext],
     shell:
         "cxrloc external-table --task {params.task:q} --set {wildcards.ext:q}{params.source} --out {output:q} > {log:q} 2>&1"
 
@@ -94,7 +94,7 @@ rule cache_external_plain:
     params:
         out=folder("images"),
         size=config["image_size"],
-        films=lambda w: external_films(w.ext),
+        films=lambda w: EXTERNAL_FILMS[w.ext],
     shell:
         "cxrloc cache-images --splits {input.tables:q} --images {input.images:q} --size {params.size}"
         " --threads {threads} --out {params.out:q} > {log:q} 2>&1"

@@ -13,6 +13,10 @@ class CamSizeError(CxrlocError, ValueError):
     pass
 
 
+INERT = (f"a map under {MIN_CAM_CELLS}×{MIN_CAM_CELLS} is constant after Grad-CAM's min-max, so the attention term "
+         "has no gradient")
+
+
 def configured_layer(cam_layer: str | dict[str, str] | None, backbone: str) -> str | None:
     """``train.cam_layer`` for one backbone: one layer for all, one per backbone, or None (the record's)."""
     if isinstance(cam_layer, dict):
@@ -25,9 +29,8 @@ def check_cells(activations) -> None:
     (a backbone or layer planning could not check) stops the run at its first step."""
     if activations.ndim == 4 and min(activations.shape[-2:]) < MIN_CAM_CELLS:
         cells = "×".join(map(str, activations.shape[-2:]))
-        raise CamSizeError(f"the Grad-CAM layer's map is {cells} at this image size: a map under "
-                           f"{MIN_CAM_CELLS}×{MIN_CAM_CELLS} is constant after min-max, so the attention term has no "
-                           "gradient; use a larger image_size or an earlier layer (train.cam_layer)")
+        raise CamSizeError(f"the Grad-CAM layer's map is {cells} at this image size: {INERT}; use a larger "
+                           "image_size or an earlier layer (train.cam_layer)")
 
 
 def cam_cells(backbone: str, size: int, cam_layer: str | None = None) -> int:
@@ -56,6 +59,5 @@ def check_cam_size(backbone: str, size: int, cam_layer: str | None, key: str = "
     hint = f"an image_size of at least {least}" if least else "a larger image_size"
     raise CamSizeError(
         f"{key} {size}: {backbone}'s Grad-CAM layer {cam_layer or spec.cam_layer or '(its last stage)'} gives a "
-        f"{cells}×{cells} map, and a map under {MIN_CAM_CELLS}×{MIN_CAM_CELLS} is constant after Grad-CAM's "
-        f"min-max, so the attention term has no gradient and the run would be cross-entropy under another name: "
-        f"use {hint}, or an earlier layer (train.cam_layer)")
+        f"{cells}×{cells} map, and {INERT}: the run would be cross-entropy under another name; use {hint}, or an "
+        "earlier layer (train.cam_layer)")

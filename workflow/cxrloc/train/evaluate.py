@@ -161,37 +161,30 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData | None, test: Split
     val), on that set alone with the CAM threshold its run chose on its own val (``iou_threshold``). Runs
     on a GPU of its own (``device.gpu_slot``)."""
     with gpu_slot(spec.train.device) as device:
-        return _evaluate(spec, device, checkpoint, val, test, out, n_bootstrap, locset, cache, markers, test_iid,
-                         external, iou_threshold)
-
-
-def _evaluate(spec: RunSpec, device: torch.device, checkpoint: Path, val: SplitData | None, test: SplitData, out: Path,
-              n_bootstrap: int, locset: pd.DataFrame | None, cache: ImageCache | None, markers: Markers | None,
-              test_iid: SplitData | None, external: str | None, iou_threshold: float | None) -> dict:
-    torch.set_num_threads(spec.train.threads)
-    tic = time.time()
-    model, layer, ckpt = load_trained(checkpoint, spec, device)
-    run = {"dataset": spec.dataset, "task": spec.task.name, "classes": list(spec.task.classes),
-           "backbone": spec.backbone, "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed,
-           "mode": spec.attention.mode, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch")}
-    result = {"schema": SCHEMA_VERSION, "run": run, "external": external}
-    for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
-        if data is None:
-            continue
-        proba = predict_proba(model, data, device)
-        y = data.labels.numpy()
-        result[name] = {"n": int(len(y)), "metrics": point_metrics(y, proba),
-                        "ci95": bootstrap_ci(y, proba, n_bootstrap, seed=spec.seed),
-                        "proba": np.round(proba[:, 1:], 5).tolist() if name == "test" else None,
-                        "labels": y.tolist() if name == "test" else None}
-    result["localization"] = lesion_localization(model, layer, val, test, device, spec.task, iou_threshold,
-                                                 spec.attention.region)
-    if locset is not None:
-        result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
-    if markers is not None:
-        result["shortcut"] = shortcut_use(model, layer, test, markers, device, spec)
-    if external is None:
-        save_examples(model, layer, test, device, out.with_name("cams.npz"), markers)
-    result["seconds"] = time.time() - tic
-    atomic_write_json(out, result)
-    return result
+        torch.set_num_threads(spec.train.threads)
+        tic = time.time()
+        model, layer, ckpt = load_trained(checkpoint, spec, device)
+        run = {"dataset": spec.dataset, "task": spec.task.name, "classes": list(spec.task.classes),
+               "backbone": spec.backbone, "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed,
+               "mode": spec.attention.mode, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch")}
+        result = {"schema": SCHEMA_VERSION, "run": run, "external": external}
+        for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
+            if data is None:
+                continue
+            proba = predict_proba(model, data, device)
+            y = data.labels.numpy()
+            result[name] = {"n": int(len(y)), "metrics": point_metrics(y, proba),
+                            "ci95": bootstrap_ci(y, proba, n_bootstrap, seed=spec.seed),
+                            "proba": np.round(proba[:, 1:], 5).tolist() if name == "test" else None,
+                            "labels": y.tolist() if name == "test" else None}
+        result["localization"] = lesion_localization(model, layer, val, test, device, spec.task, iou_threshold,
+                                                     spec.attention.region)
+        if locset is not None:
+            result["localization_boxes"] = box_localization(model, layer, locset, cache, device)
+        if markers is not None:
+            result["shortcut"] = shortcut_use(model, layer, test, markers, device, spec)
+        if external is None:
+            save_examples(model, layer, test, device, out.with_name("cams.npz"), markers)
+        result["seconds"] = time.time() - tic
+        atomic_write_json(out, result)
+        return result
