@@ -51,15 +51,17 @@ def test_a_parameter_change_retrains_unless_triggers_say_otherwise(own_study, tm
 
 
 
-def test_forcerun_of_one_model_really_retrains(own_study):
+def test_forcerun_of_one_model_really_retrains(own_study, tmp_path):
     """A rerun never "resumes" a finished run: --forcerun of one model trains it from epoch 0 (that a
-    rebuilt cache changes a run's fingerprint, test_resume checks)."""
-    work, config = own_study, own_study / "own.yaml"
+    rebuilt cache changes a run's fingerprint, test_resume checks). On a copy of the study: the
+    retraining removes the run's evaluation, which other tests read."""
+    work, config = tmp_path, own_study / "own.yaml"
+    shutil.copytree(own_study / "results/own", work / "results/own")
     model = "results/own/runs/test_efficientnet_own_fluidair_la0.5_t0.5_s0_soft/model.pt"
     log = work / "results/own/logs/train/test_efficientnet_own_fluidair_la0.5_t0.5_s0_soft.log"
     history = work / model.replace("model.pt", "history.csv")
     before = pd.read_csv(history)
-    snakemake(work, model.replace("model.pt", "metrics.json"), "--forcerun", model, "--configfile", str(config))
+    snakemake(work, model, "--forcerun", model, "--configfile", str(config))
     assert "resuming" not in log.read_text() and "epoch 0:" in log.read_text()
     pd.testing.assert_frame_equal(pd.read_csv(history)[["loss", "val_acc"]], before[["loss", "val_acc"]])
 
@@ -126,13 +128,13 @@ def test_a_killed_retraining_leaves_no_old_result_standing(study, tmp_path):
 
     shutil.copytree(study / OUT, tmp_path / OUT)
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["train"]["epochs"] = 4
-    (tmp_path / "four.yaml").write_text(yaml.safe_dump(cfg))
+    cfg["train"]["epochs"] = 3
+    (tmp_path / "three.yaml").write_text(yaml.safe_dump(cfg))
     run = tmp_path / OUT / "runs/resnet18_tiny_ne_la0.5_t0.5_s0_soft"
     (run / "state.pt").unlink(missing_ok=True)
     target = str((run / "metrics.json").relative_to(tmp_path))
     cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "1", target,
-           "--forcerun", target.replace("metrics.json", "model.pt"), "--configfile", str(tmp_path / "four.yaml")]
+           "--forcerun", target.replace("metrics.json", "model.pt"), "--configfile", str(tmp_path / "three.yaml")]
     with open(tmp_path / "killed.log", "w") as log:
         proc = subprocess.Popen(cmd, env=env(), cwd=tmp_path, stdout=log, stderr=log, start_new_session=True)
     deadline = time.time() + 120
@@ -142,6 +144,6 @@ def test_a_killed_retraining_leaves_no_old_result_standing(study, tmp_path):
     proc.wait(timeout=120)
     assert not (run / "model.pt").exists(), "killed before the retraining finished"
     assert not (run / "metrics.json").exists() and not (run / "cams.npz").exists()
-    out = snakemake(tmp_path, target, "--configfile", str(tmp_path / "four.yaml"))
+    out = snakemake(tmp_path, target, "--configfile", str(tmp_path / "three.yaml"))
     assert "resuming" in (tmp_path / OUT / "logs/train/resnet18_tiny_ne_la0.5_t0.5_s0_soft.log").read_text()
     assert (run / "model.pt").exists() and (run / "metrics.json").exists(), out.stderr[-2000:]
