@@ -165,3 +165,12 @@ def test_a_map_term_on_a_one_cell_map_stops_the_step():
     with pytest.raises(CamSizeError, match="the Grad-CAM layer's map is 1×1 at this image size"):
         objective(logits, activations, torch.tensor([0, 1]), lambda y: torch.ones(2, 8, 8), 0.5, 0.5,
                   AttentionConfig())
+
+
+def test_a_backbone_outside_the_registry_is_measured_for_its_map_size():
+    """No recorded stride: planning runs the model once (densenet121: 40 px gives one cell, 64 px two)."""
+    from cxrloc.train.camsize import CamSizeError, check_cam_size
+
+    with pytest.raises(CamSizeError, match="image_size 40: densenet121's Grad-CAM layer \\(its last stage\\) gives a 1×1 map"):
+        check_cam_size("densenet121", 40, None)
+    check_cam_size("densenet121", 64, None)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from cxrloc.cli import main
 from PIL import Image
 
 from .conftest import SHARED
@@ -91,8 +92,8 @@ def test_predict_and_segment_lungs_keep_what_they_did_not_write_and_never_read_t
     for sub in ("cams", "masks"):
         (out / sub).mkdir(parents=True)
         (out / sub / "keep_me.png").write_bytes(b"mine")
-    cxrloc("predict", "--run", str(study / RUN), "--images", str(films), "--out", str(out))
-    cxrloc("segment-lungs", "--checkpoint", str(study / OUT / "unet/unet.pt"), "--images", str(films), "--out", str(out))
+    main(["predict", "--run", str(study / RUN), "--images", str(films), "--out", str(out)])
+    main(["segment-lungs", "--checkpoint", str(study / OUT / "unet/unet.pt"), "--images", str(films), "--out", str(out)])
     assert (out / "cams/keep_me.png").read_bytes() == (out / "masks/keep_me.png").read_bytes() == b"mine"
     assert sorted(pd.read_csv(out / "predictions.csv")["image"]) == sorted([*test[:2], f"ward/{test[2]}"])
     assert (out / "cams/ward" / test[2]).is_file() and (out / "masks" / test[2]).is_file()
@@ -106,10 +107,11 @@ def test_predict_and_segment_lungs_keep_what_they_did_not_write_and_never_read_t
 
 
 @pytest.mark.parametrize("flag, value", [("--batch", "0"), ("--batch", "-1"), ("--threads", "0")])
-def test_predict_refuses_a_count_below_one_before_writing(study, tmp_path, flag, value):
-    proc = cxrloc("predict", "--run", str(study / RUN), "--images", str(study / OUT / "raw/images"), "--out",
-                  str(tmp_path / "out"), flag, value, check=False)
-    assert proc.returncode == 2 and f"argument {flag}: '{value}' is not a whole number of at least 1" in proc.stderr
+def test_predict_refuses_a_count_below_one_before_writing(study, tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as e:
+        main(["predict", "--run", str(study / RUN), "--images", str(study / OUT / "raw/images"), "--out",
+              str(tmp_path / "out"), flag, value])
+    assert e.value.code == 2 and f"argument {flag}: '{value}' is not a whole number of at least 1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -141,7 +141,6 @@ def test_a_misspelled_name_or_a_bad_value_fails_before_any_job_naming_the_key(tm
 
 @pytest.mark.parametrize("change, expected", [
     ({"image_size": 32}, "config key image_size 32: resnet18's Grad-CAM layer layer4.1 gives a 1×1 map"),
-    ({"image_size": 40, "backbones": ["densenet121"]}, "config key image_size 40: densenet121's Grad-CAM layer"),
     ({"warmups": [2]}, "config key warmups: a warm-up of 2 epochs with train.epochs 2 leaves no epoch"),
     ({"objectives": ["ceiling"], "source": {"kind": "synthetic", "synthetic": {"patients": 20}}},
      "config key objectives: ceiling trains without the confounder, and source.kind synthetic draws none"),
