@@ -55,15 +55,12 @@ def study(tmp_path_factory) -> Path:
     the study folder itself. Snakemake's output is kept in ``snakemake.out``."""
     import shutil
 
-    from .workflow import TINY, snakemake
+    from .workflow import TINY, in_study
 
     work = tmp_path_factory.mktemp("study")
     if shutil.which("rsync"):
         (work / "staging").mkdir()
-        proc = snakemake(work / "staging", "--configfile", str(TINY), "--shared-fs-usage", "none",
-                         "--default-storage-provider", "fs", "--default-storage-prefix", str(work))
-    else:
-        proc = snakemake(work, "--configfile", str(TINY))
+    proc = in_study(work, "--configfile", str(TINY))
     (work / "snakemake.out").write_text(proc.stdout + proc.stderr)
     return work
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from cxrloc.tasks import BUILTIN
 
-from .workflow import OUT, ROOT, TINY, cxrloc, run_args, seed_upstream, snakemake
+from .workflow import OUT, ROOT, TINY, cxrloc, in_study, run_args, seed_upstream, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -94,7 +94,7 @@ def test_every_job_ran_on_its_declared_files_alone(study):
 
 
 def test_second_run_has_nothing_to_do(study):
-    out = snakemake(study, "--configfile", str(TINY), "-n").stdout
+    out = in_study(study, "--configfile", str(TINY), "-n").stdout
     assert "Nothing to be done" in out
 
 

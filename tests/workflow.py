@@ -41,6 +41,15 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
+def in_study(study: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake where the ``study`` fixture ran it (in ``staging/`` through the fs storage plugin,
+    where that is how it ran), so that it reads the study's own record of its jobs."""
+    if not (study / "staging").is_dir():
+        return snakemake(study, *args)
+    return snakemake(study / "staging", *args, "--shared-fs-usage", "none", "--default-storage-provider", "fs",
+                     "--default-storage-prefix", str(study))
+
+
 def cxrloc(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     """Run the CLI; ``env`` defaults to the tests' (no network)."""
     kw.setdefault("env", env())
