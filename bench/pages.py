@@ -1,9 +1,11 @@
-"""The pages written from benchmark results: ``docs/speed.md`` whole, and marked blocks of others (the
-README's table of the shortcut benchmark's answer, the benchmark's tables in ``docs/shortcut.md``,
-the lung U-Net's figures in ``docs/lungs.md``). Every figure there is read from a file under
-``bench/results/``, with the date, machine and commit of the run that wrote it (recorded in the
-file, or, for a file written before cxrloc recorded them, the last commit that changed it).
-``--check`` fails, naming the page, where a page differs from what the files say now (a test runs it).
+"""The pages written from benchmark results and the registries: ``docs/speed.md`` whole, and marked
+blocks of others (the README's table of the shortcut benchmark's answer, the benchmark's tables in
+``docs/shortcut.md``, the lung U-Net's figures in ``docs/lungs.md``, the objective and backbone
+registries in ``docs/method.md``). Every figure there is read from a file under ``bench/results/``,
+with the date, machine and commit of the run that wrote it (recorded in the file, or, for a file
+written before cxrloc recorded them, the last commit that changed it); every registry row from its
+record. ``--check`` fails, naming the page, where a page differs from what the files and registries
+say now (a test runs it).
 
     python bench/pages.py
     python bench/pages.py --check
@@ -214,8 +216,39 @@ def demo() -> str:
             f"all (`python bench/demo.py`; {provenance('demo_cpu.json')}).\n")
 
 
+def objective_table() -> str:
+    """docs/method.md's table of the objective registry (cxrloc.objectives), one row per record."""
+    from cxrloc.objectives import BUILTIN, INPUT_GRADIENT, SIGNED_CAM
+
+    reads = {"cam": "Grad-CAM", SIGNED_CAM: "signed Grad-CAM of z₁ − z₀", INPUT_GRADIENT: "input gradient"}
+    rows = []
+    for o in BUILTIN:
+        if o.baseline:
+            kind = "baseline, λ = 1" + ("; trained without the confounder" if o.erase_marker else "") + (
+                "; sees the lungs alone" if o.mask_input else "")
+        elif o.heat:
+            kind = f"map term on the {reads[o.heat]}" + ("" if o.graph_through_cam else ", no gradient")
+        else:
+            kind = "term on a second pass" + ("; pairs images (batch ≥ 2)" if o.pairs else "")
+        term = f"`{o.term.split(':')[1]}`" if o.term else "–"
+        rows.append([f"`{o.name}`", kind, term, o.doc])
+    return table(["objective", "kind", "term (function)", "what it is"], rows)
+
+
+def backbone_table() -> str:
+    """docs/method.md's table of the backbone registry (cxrloc.backbones), one row per record."""
+    from cxrloc.backbones import ALIASES, REGISTRY
+
+    aliases = {name: alias for alias, name in ALIASES.items()}
+    rows = [[f"`{name}`" + (f" (`{aliases[name]}`)" if name in aliases else ""), f"`{b.timm_name}`", f"`{b.cam_layer}`",
+             b.label, b.min_size() or "measured", b.note] for name, b in REGISTRY.items()]
+    return table(["backbone (alias)", "timm model", "Grad-CAM layer", "table label", "least image_size for a map term",
+                  "note"], rows)
+
+
 BLOCKS = {ROOT / "README.md": {"the answer": answer, "the demo's cost": demo},
-          ROOT / "docs/shortcut.md": {"the tables": shortcut_tables}, ROOT / "docs/lungs.md": {"the lung figures": lungs}}
+          ROOT / "docs/shortcut.md": {"the tables": shortcut_tables}, ROOT / "docs/lungs.md": {"the lung figures": lungs},
+          ROOT / "docs/method.md": {"the objectives": objective_table, "the backbones": backbone_table}}
 
 
 def with_block(text: str, where: Path, name: str, body: str) -> str:

@@ -14,18 +14,16 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from cxrloc.config import AttentionConfig, TrainConfig
 from cxrloc.data.synthetic import draw
 from cxrloc.schedule import ADAPTIVE
 from cxrloc.tasks import BUILTIN
 from cxrloc.train.inference import build_model
 from cxrloc.train.job import train
-from cxrloc.train.run import RunSpec
+from cxrloc.train.run import RunSpec, resolve_run
 from cxrloc.train.splitdata import SplitData
 from cxrloc.train.step import GRAPH_WARMUP_STEPS, Steps, StepSettings, optimizer, resident
 from provenance import stamp
@@ -55,8 +53,7 @@ def busy_share(spec: RunSpec, data: SplitData, graph: bool, steps: int = 20) -> 
     model, layer = build_model(spec, device)
     model.train()
     opt = optimizer(model.parameters(), spec.train.lr, device, graph)
-    run = Steps(model, layer, opt, StepSettings(spec.task, spec.thresh, spec.train.batch_size, spec.attention, graph),
-                resident(data, device), device)
+    run = Steps(model, layer, opt, StepSettings.of(spec, graph), resident(data, device), device)
     batches = [b for b in run.epoch_order(torch.randperm(len(data))) if len(b) == spec.train.batch_size]
     for idx in batches[: GRAPH_WARMUP_STEPS + 2]:
         run(idx, 0.5)
@@ -97,16 +94,14 @@ def main() -> None:
     tic = time.time()
     tr, va = split(a.train, a.size, 0, a.random), split(a.val, a.size, 1, a.random)
     print(f"data ready in {time.time() - tic:.0f} s")
-    lam = ADAPTIVE if a.lam == ADAPTIVE else float(a.lam)
     cuda = a.device.startswith("cuda")
     machine = torch.cuda.get_device_name() if cuda else f"CPU, {a.threads} threads"
     results = {"backbone": a.backbone, "lambda": a.lam, "size": a.size, "train": a.train, "val": a.val,
                "batch": a.batch, "machine": machine, "torch": torch.__version__, "steps": {}}
     for mode in a.steps:
         epochs = a.epochs if mode == "graph" else (a.eager_epochs or a.epochs)
-        cfg = replace(TrainConfig(), epochs=epochs, early_stop=epochs, batch_size=a.batch, device=a.device,
-                      threads=a.threads, cuda_graph=mode == "graph")
-        spec = RunSpec("bench", BUILTIN["ne"], a.backbone, lam, 0.5, 0, cfg, AttentionConfig())
+        spec = resolve_run("bench", BUILTIN["ne"], a.backbone, a.lam, 0.5, 0, {}, epochs=epochs, early_stop=epochs,
+                           batch_size=a.batch, device=a.device, threads=a.threads, cuda_graph=mode == "graph")
         with tempfile.TemporaryDirectory() as tmp:
             tic = time.time()
             hist = train(spec, tr, va, Path(tmp), {"bench": "synthetic" if not a.random else "random"})

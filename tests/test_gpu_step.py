@@ -37,8 +37,9 @@ def split(n: int, seed: int) -> SplitData:
 
 def stepper(model, layer, graph: bool, data: SplitData, mode: str = "soft") -> Steps:
     device = torch.device("cuda")
-    return Steps(model, layer, optimizer(model.parameters(), 1e-4, device, graph),
-                 StepSettings(BUILTIN["ne"], 0.5, 16, AttentionConfig(mode=mode), graph, True), resident(data, device), device)
+    spec = RunSpec("g", BUILTIN["ne"], "resnet18", 0.5, 0.5, 0, attention=AttentionConfig(mode=mode))
+    return Steps(model, layer, optimizer(model.parameters(), 1e-4, device, graph), StepSettings.of(spec, graph, True),
+                 resident(data, device), device)
 
 
 def grads(model) -> torch.Tensor:

@@ -157,14 +157,15 @@ def test_the_registry_knows_each_grad_cam_map_size_planning_checks(backbone, siz
 def test_a_map_term_on_a_one_cell_map_stops_the_step():
     """A backbone or layer planning could not check: the first training step stops, naming the cause."""
     from cxrloc.config import AttentionConfig
-    from cxrloc.train.attention import objective
+    from cxrloc.objectives import get
+    from cxrloc.train.attention import objective_loss
     from cxrloc.train.camsize import CamSizeError
 
     activations = torch.randn(2, 4, 1, 1, requires_grad=True)
     logits = activations.mean(dim=(2, 3))[:, :2]
     with pytest.raises(CamSizeError, match="the Grad-CAM layer's map is 1×1 at this image size"):
-        objective(logits, activations, torch.tensor([0, 1]), lambda y: torch.ones(2, 8, 8), 0.5, 0.5,
-                  AttentionConfig())
+        objective_loss(get("soft"), logits, activations, torch.tensor([0, 1]), lambda y: torch.ones(2, 8, 8), 0.5, 0.5,
+                       AttentionConfig())
 
 
 def test_a_backbone_outside_the_registry_is_measured_for_its_map_size():

@@ -11,7 +11,7 @@ from cxrloc.train.results import SCHEMA_VERSION, ResultError, read_result
 HEAVY = ("torch", "timm", "segmentation_models_pytorch")
 PLANNING = ("cxrloc.cli", "cxrloc.config", "cxrloc.backbones", "cxrloc.schedule", "cxrloc.resources",
             "cxrloc.lungs.lungcache", "cxrloc.train.results", "cxrloc.tasks", "cxrloc.train.camsize",
-            "cxrloc.data.manifest")
+            "cxrloc.data.manifest", "cxrloc.train.grid", "cxrloc.objectives")
 
 
 def loaded_after(code: str) -> set[str]:

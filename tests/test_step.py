@@ -7,9 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from cxrloc.lungs.regions import box_regions
+from cxrloc.objectives import get
 from cxrloc.tasks import BUILTIN
 from cxrloc.train import models
-from cxrloc.train.attention import AttentionConfig, objective
+from cxrloc.train.attention import AttentionConfig, objective_loss
 from cxrloc.train.cam import capture
 from cxrloc.train.inference import predict_proba
 from cxrloc.train.splitdata import SplitData, normalize
@@ -31,7 +32,7 @@ def test_epoch_totals_weigh_every_sample_once_with_a_partial_last_batch():
     model.eval()  # batch statistics aside: the epoch mean must equal the all-sample mean
     data = split(13)
     steps = Steps(model, layer, optimizer(model.parameters(), 0.0, torch.device("cpu"), False),
-                  StepSettings(BUILTIN["ne"], 0.5, 5, AttentionConfig(), use_graph=True), data, torch.device("cpu"))
+                  StepSettings(BUILTIN["ne"], 0.5, 5, get("soft"), AttentionConfig(), use_graph=True), data, torch.device("cpu"))
     batches = steps.epoch_order(torch.arange(13))
     assert [len(b) for b in batches] == [5, 5, 3]
     for idx in batches[-1:]:  # a partial batch never replays a graph: it runs eagerly, also here without CUDA
@@ -56,8 +57,8 @@ def test_a_device_scalar_lambda_gives_the_float_lambdas_loss():
     for lam in (0.3, torch.tensor(0.3)):
         with capture(layer) as seen:
             logits = model(x)
-        parts = objective(logits, seen[-1], data.labels, lambda y: box_regions(data.boxes, kinds[y], SIZE), lam, 0.5,
-                          AttentionConfig())
+        parts = objective_loss(get("soft"), logits, seen[-1], data.labels,
+                               lambda y: box_regions(data.boxes, kinds[y], SIZE), lam, 0.5, AttentionConfig())
         losses.append(parts.loss.item())
     assert abs(losses[0] - losses[1]) < 1e-6
 

@@ -33,9 +33,10 @@ def env() -> dict:
     return e
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, check: bool = True, **environ: str) -> subprocess.CompletedProcess:
+    """Snakemake in ``workdir``, with the tests' environment plus ``environ``."""
     cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env(), cwd=workdir)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**env(), **environ}, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import config, objectives, tasks
+from . import config, tasks
 
 
 def _synthesize(args) -> None:
@@ -201,64 +201,26 @@ def _finding_coverage(args) -> None:
 
 
 def _spec(args):
-    import dataclasses
+    from .train.run import resolve_run
 
-    from .schedule import ADAPTIVE, Schedule
-    from .train.run import RunSpec
-
+    given = {"batch_size": args.batch, "device": f"cuda:{args.gpu}" if args.gpu is not None else args.device,
+             "threads": args.threads}
+    train = {k: v for k, v in given.items() if v is not None}
     settings = config.load(args.settings) if args.settings else {}
-    train_cfg = config.train_config(settings)
-    try:
-        lam, warmup = dataclasses.astuple(Schedule.parse(args.lam))
-    except ValueError as e:
-        raise config.ConfigError(f"--lambda: {e}") from None
-    if args.adaptive:
-        lam = ADAPTIVE
-    given = {"batch_size": args.batch, "device": args.device, "threads": args.threads}
-    overrides = {k: v for k, v in given.items() if v is not None}
-    if args.gpu is not None:
-        overrides["device"] = f"cuda:{args.gpu}"
-    overrides["warmup_epochs"] = warmup
     if args.weights:
-        overrides["weights"] = {**train_cfg.weights, args.backbone: args.weights}
-    attention = config.attention_config(settings)
-    if args.objective:
-        if objectives.get(args.objective).baseline and lam != 1:
-            raise config.ConfigError(f"--objective {args.objective} is cross-entropy only: it needs --lambda 1, not {args.lam}")
-        attention = dataclasses.replace(attention, mode=args.objective)
-    train_cfg = dataclasses.replace(train_cfg, **overrides)
-    if Schedule(lam, warmup).warmed_through(train_cfg.epochs):
-        raise config.ConfigError(f"--lambda {args.lam}: a warm-up of {warmup} epochs leaves none of train.epochs "
-                                 f"({train_cfg.epochs}) for the objective")
-    error = objectives.batch_size_error([attention.mode], train_cfg.batch_size)
-    if error:
-        raise config.ConfigError(f"{error} (--batch or the settings' train.batch_size)")
-    return RunSpec(args.dataset, args.task, args.backbone, lam, args.thresh, args.seed, train_cfg, attention)
+        train["weights"] = {**config.train_config(settings).weights, args.backbone: args.weights}
+    return resolve_run(args.dataset, args.task, args.backbone, args.lam, args.thresh, args.seed, settings,
+                       args.objective, args.adaptive, **train)
 
 
-def _splits_data(args, names, required=("train", "val", "test")):
-    """The named splits (those the split table has; the ``required`` ones must hold every class),
-    and the identity of the inputs. A ceiling run learns without the confounder (erased from train
-    and val) and is tested on the same images as every run; a masked run sees only the lungs, in
-    every split."""
+def _splits_data(args, spec, names, required=("train", "val", "test")):
+    """The named splits of the run ``spec`` (cxrloc.train.splitdata.run_splits), and the identity of its inputs."""
     from .data.imagecache import ImageCache
-    from .data.splits import check_splits
     from .lungs.lungcache import LungCache
-    from .train.splitdata import input_identity, load_split, mask_lungs, read_splits
+    from .train.splitdata import input_identity, run_splits
 
-    splits, cache, lungs = read_splits(Path(args.splits)), ImageCache(Path(args.cache)), LungCache.read(Path(args.lungs))
-    check_splits(splits, args.task, args.splits, required)
-    settings = getattr(args, "settings", None)
-    attention = config.attention_config(config.load(settings) if settings else {})
-    objective = objectives.get(args.objective or attention.mode)
-    markers = _markers(args)
-    if objective.erase_marker and markers is None:
-        raise config.ConfigError(f"--objective {objective.name} erases the synthetic confounder: it needs --markers")
-    erase = {"train", "val"} if objective.erase_marker else set()
-    data = [load_split(splits, n, cache, lungs, erase=markers if n in erase else None)
-            if (splits["split"] == n).any() else None for n in names]
-    if objective.mask_input:
-        data = [d and mask_lungs(d, attention.mask_margin, attention.fill) for d in data]
+    cache, lungs = ImageCache(Path(args.cache)), LungCache.read(Path(args.lungs))
+    data = run_splits(spec, Path(args.splits), cache, lungs, names, required, _markers(args))
     return data, input_identity(Path(args.splits), cache, lungs)
 
 
@@ -272,7 +234,7 @@ def _train(args) -> None:
     from .train.job import Preempted, train
 
     spec = _spec(args)
-    (tr, va), inputs = _splits_data(args, ["train", "val"])
+    (tr, va), inputs = _splits_data(args, spec, ["train", "val"])
     try:
         train(spec, tr, va, Path(args.out), inputs)
     except Preempted:
@@ -291,14 +253,16 @@ def _evaluate(args) -> None:
             raise config.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
         from .train.results import read_result
 
-        (te,), _ = _splits_data(args, ["test"], required=("test",))
+        spec = _spec(args)
+        (te,), _ = _splits_data(args, spec, ["test"], required=("test",))
         threshold = (read_result(args.internal).localization or {}).get("iou_threshold")
-        r = evaluate(_spec(args), Path(args.model), None, te, Path(args.out), args.bootstrap, markers=_markers(args),
+        r = evaluate(spec, Path(args.model), None, te, Path(args.out), args.bootstrap, markers=_markers(args),
                      external=args.external, iou_threshold=threshold)
     else:
-        (va, te, iid), _ = _splits_data(args, ["val", "test", "test_iid"])
+        spec = _spec(args)
+        (va, te, iid), _ = _splits_data(args, spec, ["val", "test", "test_iid"])
         locset = pd.read_csv(args.localization, dtype={"patient": str}) if args.localization else None
-        r = evaluate(_spec(args), Path(args.model), va, te, Path(args.out), args.bootstrap, locset, ImageCache(Path(args.cache)),
+        r = evaluate(spec, Path(args.model), va, te, Path(args.out), args.bootstrap, locset, ImageCache(Path(args.cache)),
                      _markers(args), iid)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
 
@@ -394,8 +358,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adaptive", "--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
     p.add_argument("--thresh", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--objective", help="training objective (overrides attention.mode); baselines (ce, ceiling, masked) "
-                                       "with λ = 1")
+    p.add_argument("--objective", help="training objective, a name of the objective registry (default: "
+                                       "attention.mode); baselines (ce, ceiling, masked) with λ = 1")
     p.add_argument("--settings", help="train/attention sections: YAML or JSON, inline or a file")
     p.add_argument("--batch", type=positive, help="batch size (overrides train.batch_size)")
     p.add_argument("--gpu", type=int, help="CUDA device index (the original's flag); implies device cuda:N")

@@ -1,6 +1,6 @@
-# Config checks beyond the schema, the study's paths, wildcard helpers and the one function
-# for final targets. Only torch-free project modules are imported: every parse stays fast (only a
-# backbone outside the registry makes cxrloc.backbones import timm, to check its name).
+# The study's paths, its checked grid of runs (cxrloc.train.grid), wildcard helpers and the one
+# function for final targets. Only torch-free project modules are imported: every parse stays fast
+# (only a backbone or Grad-CAM layer outside the registry makes the grid import timm, to check it).
 import json
 import os
 import re
@@ -10,12 +10,9 @@ import shutil
 from cxrloc.backbones import canonical
 from cxrloc.config import unet_config
 from cxrloc.data.manifest import films_digest
-from cxrloc.objectives import CAM, batch_size_error
+from cxrloc.train.grid import GridError, plan
 from cxrloc.objectives import REGISTRY as OBJECTIVE_REGISTRY
 from cxrloc.resources import train_mem_mb, train_runtime
-from cxrloc.schedule import Schedule
-from cxrloc.tasks import TaskError, define_all
-from cxrloc.train.camsize import CamSizeError, check_cam_size, configured_layer
 
 DS = config["dataset"]
 RES = config["resources"]
@@ -115,26 +112,12 @@ UNET_LABELS = UNET_CFG.get("labels") or (LUNG_SET[2] if not UNET_CFG.get("images
 UNET_FILMS = films_digest(UNET_IMAGES) + films_digest(UNET_MASKS) if UNET_CFG.get("images") or IMPLANTED else ""
 
 
-def _checked_tasks():
-    """The configured tasks by name (built-in names and declared tasks); a bad one names its key."""
-    try:
-        return define_all(config["tasks"])
-    except TaskError as e:
-        raise ValueError(f"config key {e}") from None
-
-
-TASKS = _checked_tasks()
-
-
-def _checked_backbones():
-    """Names of the configured backbones (aliases resolved); an unknown one names the key."""
-    try:
-        return [canonical(b) for b in config["backbones"]]
-    except KeyError as e:
-        raise ValueError(f"config key 'backbones': {e.args[0]}") from None
-
-
-BACKBONES = _checked_backbones()
+try:
+    GRID = plan(config)
+except GridError as e:
+    raise ValueError(str(e)) from None
+TASKS = GRID.tasks
+BACKBONES = GRID.backbones
 # pretrained weights: files the config lists, else copies fetched once into weights_cache
 PRETRAINED = config["train"]["pretrained"]
 GIVEN_WEIGHTS = {canonical(b): path for b, path in config["weights"].items()}
@@ -145,49 +128,8 @@ UNET_WEIGHTS = (
     if UNET_CFG["encoder_weights"]
     else []
 )
-SCHEDULES = [Schedule.parse(lam) for lam in config["lambdas"]]
-WARMUPS = config["warmups"]
-THRESHOLDS = [f"{t:g}" for t in config["thresholds"]]
-SEEDS = [str(s) for s in config["seeds"]]
-OBJECTIVES = config["objectives"] or [config["attention"]["mode"]]
-
-
-def _check_batch_size():
-    """A batch size the objectives can train with (swap needs a partner in every batch)."""
-    error = batch_size_error(OBJECTIVES, config["train"]["batch_size"])
-    if error:
-        raise ValueError(f"config key {error}")
-
-
-_check_batch_size()
-
-
-def _check_schedules():
-    """Every run with an objective must train with it: a warm-up as long as training would save
-    cross-entropy under the objective's name."""
-    epochs = config["train"]["epochs"]
-    long = [w for w in WARMUPS if any(s.warmed(w).warmed_through(epochs) for s in SCHEDULES)]
-    if long:
-        raise ValueError(
-            f"config key warmups: a warm-up of {long[0]} epochs with train.epochs {epochs} leaves no epoch for the "
-            "objective (every epoch at λ = 1): warm-ups must be shorter than train.epochs"
-        )
-
-
-def _check_confounder():
-    """Objectives that erase the confounder need a source that draws one (and records where)."""
-    erasing = [o for o in OBJECTIVES if OBJECTIVE_REGISTRY[o].erase_marker]
-    drawn = IMPLANTED or (SYNTHETIC and SOURCE["synthetic"]["confounder_rate"] is not None)
-    if erasing and not drawn:
-        raise ValueError(
-            f"config key objectives: {', '.join(erasing)} trains without the confounder, and source.kind "
-            f"{SOURCE['kind']} draws none (only synthetic sets with source.synthetic.confounder_rate and the "
-            "implanted source do)"
-        )
-
-
-_check_schedules()
-_check_confounder()
+THRESHOLDS = GRID.thresholds
+SEEDS = GRID.seeds
 RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}"
 
 
@@ -276,43 +218,12 @@ def expected_archive(name):
     return option("--size", known.get("size")) + option("--sha256", known.get("sha256"))
 
 
-def lambda_objectives():
-    """(λ-schedule token, objective) pairs of the grid: λ = 1 is cross-entropy (``ce``) whatever
-    the objective; every other λ runs once per warm-up for each objective with a term; the
-    other baselines (``ceiling``, ``masked``) run once, at λ = 1."""
-    ce = [s for s in SCHEDULES if s.cross_entropy]
-    pairs = [(ce[0].token, "ce")] if ce else []
-    pairs += [
-        (s.warmed(w).token, o)
-        for s in SCHEDULES
-        if not s.cross_entropy
-        for w in WARMUPS
-        for o in OBJECTIVES
-        if OBJECTIVE_REGISTRY[o].term
-    ]
-    return pairs + [("1", o) for o in OBJECTIVES if OBJECTIVE_REGISTRY[o].baseline and o != "ce"]
-
-
-def _check_cam_sizes():
-    """A Grad-CAM map term at a size where the backbone's map is a single cell would be inert: the
-    run stops here, naming image_size, rather than train cross-entropy under the objective's name."""
-    with_map = {o for _, o in lambda_objectives() if CAM in OBJECTIVE_REGISTRY[o].needs}
-    for backbone in BACKBONES if with_map else []:
-        try:
-            check_cam_size(backbone, config["image_size"], configured_layer(config["train"]["cam_layer"], backbone))
-        except CamSizeError as e:
-            raise ValueError(f"config key {e} (objective {', '.join(sorted(with_map))})") from None
-
-
-_check_cam_sizes()
-
-
 def grid(pattern):
     return [
         pattern.format(task=t, backbone=b, lam=lam, thresh=th, seed=s, objective=o)
         for t in TASKS
         for b in BACKBONES
-        for lam, o in lambda_objectives()
+        for lam, o in GRID.runs()
         for th in THRESHOLDS
         for s in SEEDS
     ]

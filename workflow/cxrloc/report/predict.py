@@ -21,7 +21,6 @@ from ..io import atomic_path, merged_dir
 from ..lungs.boxes import lung_box
 from ..lungs.regions import kinds_for, target_regions
 from ..lungs.segset import check_distinct, check_outside, image_names
-from ..objectives import get
 from ..train.cam import grad_cam
 from ..train.inference import load_trained, predict_proba
 from ..train.results import read_result
@@ -92,7 +91,7 @@ def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: to
     from .figures import heat_overlay, overview
 
     spec, size = run.spec, run.image_size
-    masked = get(spec.attention.mode).mask_input
+    masked = spec.objective.mask_input
     if masked and unet is None:
         raise RunError(f"{run.folder} is a masked run (it classifies the lungs alone): it needs the study's lung "
                        "U-Net, and none was found; give --unet")

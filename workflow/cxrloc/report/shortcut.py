@@ -41,7 +41,7 @@ def read(run_files: list[Path]) -> pd.DataFrame:
         r = read_result(f)
         sections = {"localization": r.localization, "shortcut": r.shortcut}
         rows.append({
-            "objective": r.run.mode, "lambda": r.run.lam, "warmup": r.run.warmup, "seed": r.run.seed,
+            "objective": r.run.objective, "lambda": r.run.lam, "warmup": r.run.warmup, "seed": r.run.seed,
             "backbone": r.run.backbone, "cams": str(r.cams),
             "val_auc": r.metric("val", "auc"), "shifted_auc": r.metric("test", "auc"),
             "shifted_acc": r.metric("test", "accuracy"),

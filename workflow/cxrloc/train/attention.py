@@ -1,20 +1,22 @@
-"""The training objective: λ·cross-entropy + (1 − λ)·attention term (docs/method.md §6, §10).
+"""Map terms of the training objective: λ·cross-entropy + (1 − λ)·weight·term, where the term
+reads a map of the batch (docs/method.md §6, §10). Which term and which map an objective uses,
+its registry record says (cxrloc.objectives); every term is per sample, 0 for a map entirely
+inside the region, largest for one entirely outside it, and 0 where a sample has no region (No
+Finding); an all-zero map gives a finite gradient.
 
-Modes of the attention term (all but ``published`` differentiable through the map):
-- ``soft`` (default): 1 − mean over the region of sigmoid((CAM − t)/τ), through the CAM
+- ``soft_fraction`` (``soft``): 1 − mean over the region of sigmoid((CAM − t)/τ), through the CAM
   (second-order, or first-order with the Grad-CAM weights detached);
-- ``published``: the original's arithmetic, 1 − (region pixels with CAM > t)/(region
-  pixels), with no gradient at all: the published training behaviour, for reproduction;
-- ``energy``: 1 − the share of CAM mass inside the region;
-- ``outside``: the mean CAM outside the region;
-- ``signed``: the share of |M| outside the region, where M is the un-ReLU'd, unnormalized
-  Grad-CAM of the logit difference z₁ − z₀, on every image (negatives too, against the
-  positive class's region): evidence for either class outside the region is penalized,
-  which a ReLU'd true-class CAM hides (binary tasks);
-- ``rrr``: "right for the right reasons" (Ross et al. 2017): the squared input gradient of
-  Σ log p, here as its share outside the region (Ross's plain sum needs a weight tuned to
-  the data's scale; the share is bounded like the other terms, so one λ grid serves all).
-The term is scaled by ``weight``: L = λ·CE + (1 − λ)·weight·L_att.
+- ``hard_fraction`` (``published``): the original's arithmetic, 1 − (region pixels with CAM > t)
+  /(region pixels), with no gradient at all: the published training behaviour, for reproduction;
+- ``energy_outside`` (``energy``): 1 − the share of CAM mass inside the region;
+- ``mean_outside`` (``outside``): the mean CAM outside the region;
+- ``mass_outside`` (``signed``, ``rrr``): the share of |M| outside the region; for ``signed`` M is
+  the un-ReLU'd, unnormalized Grad-CAM of the logit difference z₁ − z₀, on every image (negatives
+  too, against the positive class's region): evidence for either class outside the region is
+  penalized, which a ReLU'd true-class CAM hides (binary tasks); for ``rrr`` ("right for the right
+  reasons", Ross et al. 2017) M is the squared input gradient of Σ log p (Ross's plain sum needs a
+  weight tuned to the data's scale; the share is bounded like the other terms, so one λ grid
+  serves all).
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from ..config import AttentionConfig, ConfigError
-from ..objectives import MAP_TERMS
+from ..objectives import CAM, INPUT_GRADIENT, SIGNED_CAM, Objective, function
 from .cam import cams_for
 from .camsize import check_cells
 
-CAM_MODES = ("soft", "published", "energy", "outside")
 EPS = 1e-6
 
 
@@ -40,34 +41,37 @@ def region_fraction(cam: torch.Tensor, region: torch.Tensor, thresh: float) -> t
         return inside / region.sum(dim=(1, 2)).clamp_min(1)
 
 
-def attention_term(cam: torch.Tensor, region: torch.Tensor, thresh: float, cfg: AttentionConfig) -> torch.Tensor:
-    """Per-sample L_att of a map; 0 where the sample has no region (No Finding).
+def _has(region: torch.Tensor) -> torch.Tensor:
+    return (region.sum(dim=(1, 2)) > 0).float()
 
-    Every mode is 0 for a map entirely inside the region and largest for one entirely
-    outside it; an all-zero map gives a finite gradient.
-    """
-    area = region.sum(dim=(1, 2))
-    has = (area > 0).float()
+
+def hard_fraction(cam, region, thresh: float, cfg: AttentionConfig) -> torch.Tensor:
+    return (1 - region_fraction(cam, region, thresh)) * _has(region)
+
+
+def soft_fraction(cam, region, thresh: float, cfg: AttentionConfig) -> torch.Tensor:
+    soft = torch.sigmoid((cam - thresh) / cfg.tau)
+    return (1 - (soft * region).sum(dim=(1, 2)) / region.sum(dim=(1, 2)).clamp_min(1)) * _has(region)
+
+
+def energy_outside(cam, region, thresh: float, cfg: AttentionConfig) -> torch.Tensor:
+    return (1 - (cam * region).sum(dim=(1, 2)) / (cam.sum(dim=(1, 2)) + EPS)) * _has(region)
+
+
+def mean_outside(cam, region, thresh: float, cfg: AttentionConfig) -> torch.Tensor:
     outside = 1 - region
-    if cfg.mode == "published":
-        return (1 - region_fraction(cam, region, thresh)) * has
-    if cfg.mode == "soft":
-        soft = torch.sigmoid((cam - thresh) / cfg.tau)
-        return (1 - (soft * region).sum(dim=(1, 2)) / area.clamp_min(1)) * has
-    if cfg.mode == "energy":
-        return (1 - (cam * region).sum(dim=(1, 2)) / (cam.sum(dim=(1, 2)) + EPS)) * has
-    if cfg.mode == "outside":
-        return (cam * outside).sum(dim=(1, 2)) / outside.sum(dim=(1, 2)).clamp_min(1) * has
-    if cfg.mode in ("signed", "rrr"):
-        mass = cam.abs()
-        return (mass * outside).sum(dim=(1, 2)) / (mass.sum(dim=(1, 2)) + EPS) * has
-    raise ConfigError(f"attention.mode {cfg.mode!r} is no map term; map terms: {', '.join(MAP_TERMS)}")
+    return (cam * outside).sum(dim=(1, 2)) / outside.sum(dim=(1, 2)).clamp_min(1) * _has(region)
+
+
+def mass_outside(heat, region, thresh: float, cfg: AttentionConfig) -> torch.Tensor:
+    mass = heat.abs()
+    return (mass * (1 - region)).sum(dim=(1, 2)) / (mass.sum(dim=(1, 2)) + EPS) * _has(region)
 
 
 def signed_map(logits: torch.Tensor, activations: torch.Tensor, size) -> torch.Tensor:
     """Un-ReLU'd, unnormalized Grad-CAM of z₁ − z₀, differentiable, upsampled to ``size``."""
     if logits.shape[1] != 2:
-        raise ConfigError("attention.mode 'signed' is defined for binary tasks")
+        raise ConfigError("the signed Grad-CAM of z₁ − z₀ (objective signed) is defined for binary tasks")
     (grads,) = torch.autograd.grad((logits[:, 1] - logits[:, 0]).sum(), activations, create_graph=True)
     m = (grads.mean(dim=(2, 3), keepdim=True) * activations).sum(dim=1, keepdim=True)
     return F.interpolate(m, size=size, mode="bilinear", align_corners=False).squeeze(1)
@@ -87,39 +91,39 @@ class LossParts:
     in_region: torch.Tensor
 
 
-def _map_and_regions(logits, activations, inputs, labels, regions_fn, cfg: AttentionConfig):
-    """The map a mode penalizes, and the regions it is judged against."""
-    if cfg.mode == "signed":
+def _map_and_regions(objective: Objective, logits, activations, inputs, labels, regions_fn, cfg: AttentionConfig):
+    """The map the objective's term reads, and the regions it is judged against."""
+    if objective.heat == SIGNED_CAM:
         check_cells(activations)
         regions = regions_fn(torch.ones_like(labels))
         return signed_map(logits, activations, regions.shape[-2:]), regions
     regions = regions_fn(labels)
-    if cfg.mode == "rrr":
+    if objective.heat == INPUT_GRADIENT:
         return input_gradient_energy(logits, inputs), regions
     check_cells(activations)
     targets = logits.argmax(dim=1).detach() if cfg.cam_target == "predicted" else labels
-    differentiable = cfg.mode != "published"
-    cam = cams_for(logits, activations, targets, regions.shape[-2:], create_graph=differentiable,
-                   detach_weights=differentiable and cfg.first_order)
+    graph = objective.graph_through_cam
+    cam = cams_for(logits, activations, targets, regions.shape[-2:], create_graph=graph,
+                   detach_weights=graph and cfg.first_order)
     return cam, regions
 
 
-def objective(logits: torch.Tensor, activations: torch.Tensor | None, labels: torch.Tensor,
-              regions_fn, lam: float | torch.Tensor, thresh: float, cfg: AttentionConfig,
-              inputs: torch.Tensor | None = None) -> LossParts:
-    """Batch loss from one forward. λ = 1 never computes a map; λ may be a device scalar (a
-    CUDA graph's, changed between replays), and then a map is always computed.
+def objective_loss(objective: Objective, logits: torch.Tensor, activations: torch.Tensor | None, labels: torch.Tensor,
+                   regions_fn, lam: float | torch.Tensor, thresh: float, cfg: AttentionConfig,
+                   inputs: torch.Tensor | None = None) -> LossParts:
+    """Batch loss of a map-term objective from one forward. λ = 1 never computes a map; λ may be a
+    device scalar (a CUDA graph's, changed between replays), and then a map is always computed.
 
     ``regions_fn(labels)`` returns the ``(B, H, W)`` target regions of those labels; it is
-    only called when a map is. ``inputs`` (requiring grad) is needed by ``rrr`` only.
+    only called when a map is. ``inputs`` (requiring grad) is needed by an input-gradient map only.
     """
     ce = F.cross_entropy(logits, labels, reduction="none")
     if activations is None or (not torch.is_tensor(lam) and lam >= 1.0):
         nan = torch.full_like(ce, float("nan"))
         return LossParts(ce.mean(), ce.mean().detach(), ce.new_zeros(()), nan)
-    heat, regions = _map_and_regions(logits, activations, inputs, labels, regions_fn, cfg)
-    att = attention_term(heat, regions, thresh, cfg)
+    heat, regions = _map_and_regions(objective, logits, activations, inputs, labels, regions_fn, cfg)
+    att = function(objective.term)(heat, regions, thresh, cfg)
     loss = (lam * ce + (1 - lam) * cfg.weight * att).mean()
     has = regions.sum(dim=(1, 2)) > 0
-    frac = region_fraction(heat, regions, thresh) if cfg.mode in CAM_MODES else torch.full_like(ce, float("nan"))
+    frac = region_fraction(heat, regions, thresh) if objective.heat == CAM else torch.full_like(ce, float("nan"))
     return LossParts(loss, ce.mean().detach(), att.mean().detach(), frac.masked_fill(~has, float("nan")))

@@ -16,7 +16,6 @@ from ..data.marker import Markers
 from ..device import gpu_slot
 from ..io import atomic_path, atomic_write_json
 from ..lungs.regions import kinds_for, target_regions
-from ..objectives import get
 from ..tasks import Task
 from .cam import grad_cam
 from .inference import load_trained, predict_proba
@@ -71,7 +70,7 @@ def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: 
     if (~has).any():
         clean = test.take(torch.nonzero(~has).squeeze(1))
         pasted = with_marker(clean, markers)
-        if get(spec.attention.mode).mask_input:  # the film with the marker pasted, then masked (both alike)
+        if spec.objective.mask_input:  # the film with the marker pasted, then masked (both alike)
             clean, pasted = (mask_lungs(d, spec.attention.mask_margin, spec.attention.fill) for d in (clean, pasted))
         p0 = predict_proba(model, clean, device)
         p1 = predict_proba(model, pasted, device)
@@ -166,7 +165,7 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData | None, test: Split
         model, layer, ckpt = load_trained(checkpoint, spec, device)
         run = {"dataset": spec.dataset, "task": spec.task.name, "classes": list(spec.task.classes),
                "backbone": spec.backbone, "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed,
-               "mode": spec.attention.mode, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch")}
+               "objective": spec.objective.name, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch")}
         result = {"schema": SCHEMA_VERSION, "run": run, "external": external}
         for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
             if data is None:

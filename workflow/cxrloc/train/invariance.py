@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from ..config import AttentionConfig, ConfigError
 from ..lungs.regions import target_regions, upsampled
+from ..objectives import Objective, function
 from .attention import LossParts
 
 EPS = 1e-6
@@ -73,13 +74,14 @@ def invariance_regions(cfg: AttentionConfig, labels: torch.Tensor, kinds: torch.
     return torch.where((labels > 0).view(-1, 1, 1), own, union)
 
 
-def second_pass(x: torch.Tensor, labels: torch.Tensor, regions: torch.Tensor, cfg: AttentionConfig) -> torch.Tensor:
-    """The transformed copy of the batch the objective compares against."""
-    if cfg.mode == "actdiff":
-        return keep_region(x, regions, fill(x, cfg.fill))
-    if cfg.mode == "swap":
-        return keep_region(x, regions, x[partners(labels)])
-    raise ConfigError(f"attention.mode {cfg.mode!r} has no second pass")
+def keep_region_filled(x: torch.Tensor, labels: torch.Tensor, regions: torch.Tensor, cfg: AttentionConfig) -> torch.Tensor:
+    """``actdiff``'s second pass: the images with their outside replaced by ``attention.fill``."""
+    return keep_region(x, regions, fill(x, cfg.fill))
+
+
+def keep_region_swapped(x: torch.Tensor, labels: torch.Tensor, regions: torch.Tensor, cfg: AttentionConfig) -> torch.Tensor:
+    """``swap``'s second pass: the images with their outside taken from their partners."""
+    return keep_region(x, regions, x[partners(labels)])
 
 
 def relative_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -88,18 +90,28 @@ def relative_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum(1) / (a.pow(2).sum(1) + b.pow(2).sum(1) + EPS)
 
 
-def objective(logits: torch.Tensor, features: torch.Tensor, labels: torch.Tensor, lam, cfg: AttentionConfig) -> LossParts:
+def feature_distance(logits, second_logits, features, second_features, labels, cfg: AttentionConfig) -> torch.Tensor:
+    """``actdiff``'s term: the relative distance of the two passes' features."""
+    return relative_distance(features, second_features)
+
+
+def swapped_cross_entropy(logits, second_logits, features, second_features, labels, cfg: AttentionConfig) -> torch.Tensor:
+    """``swap``'s term: the cross-entropy of the swapped images, plus ``swap_kl`` times the KL
+    divergence between the predictions on the two passes."""
+    term = F.cross_entropy(second_logits, labels, reduction="none")
+    if cfg.swap_kl:
+        kl = F.kl_div(F.log_softmax(second_logits, 1), F.log_softmax(logits, 1), log_target=True, reduction="none").sum(1)
+        term = term + cfg.swap_kl * kl
+    return term
+
+
+def objective_loss(objective: Objective, logits: torch.Tensor, features: torch.Tensor, labels: torch.Tensor, lam,
+                   cfg: AttentionConfig) -> LossParts:
     """Batch loss from one forward of ``[x; x_second]`` (``logits`` and ``features`` of ``2B``
     samples): λ·CE(x) + (1 − λ)·weight·term."""
     first, second = logits.chunk(2)
+    f1, f2 = features.chunk(2)
     ce = F.cross_entropy(first, labels, reduction="none")
-    if cfg.mode == "actdiff":
-        f1, f2 = features.chunk(2)
-        term = relative_distance(f1, f2)
-    else:
-        term = F.cross_entropy(second, labels, reduction="none")
-        if cfg.swap_kl:
-            kl = F.kl_div(F.log_softmax(second, 1), F.log_softmax(first, 1), log_target=True, reduction="none").sum(1)
-            term = term + cfg.swap_kl * kl
+    term = function(objective.term)(first, second, f1, f2, labels, cfg)
     loss = (lam * ce + (1 - lam) * cfg.weight * term).mean()
     return LossParts(loss, ce.mean().detach(), term.mean().detach(), torch.full_like(ce, float("nan")))

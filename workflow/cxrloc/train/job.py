@@ -145,9 +145,7 @@ def _train(spec: RunSpec, train_data: SplitData, val_data: SplitData, out: Path,
         torch.set_rng_state(state["rng"])
         tqdm.write(f"resuming {out} from epoch {start}")
     flag = _install_sigterm()
-    steps = Steps(model, layer, opt, StepSettings(spec.task, spec.thresh, spec.train.batch_size, spec.attention, graph,
-                                                  channels_last(spec.train, device)),
-                  train_data, device)
+    steps = Steps(model, layer, opt, StepSettings.of(spec, graph, channels_last(spec.train, device)), train_data, device)
     for epoch in range(start, spec.train.epochs):
         if _unwarmed(spec, epoch):
             best, since_best = NO_BEST, 0

@@ -27,7 +27,7 @@ class RunInfo:
     lam: str  # the schedule's key: "1", "0.5", "adaptive"
     thresh: float
     seed: int
-    mode: str
+    objective: str
     warmup: int
     best_epoch: int | None
 
@@ -38,13 +38,13 @@ class RunInfo:
     @property
     def variant(self) -> str:
         """The objective with its warm-up: ``outside``, ``outside_w2``."""
-        return self.mode + (f"_w{self.warmup}" if self.warmup else "")
+        return self.objective + (f"_w{self.warmup}" if self.warmup else "")
 
     def row(self) -> dict:
         """As a table row: the λ key under ``lambda``."""
         return {"dataset": self.dataset, "task": self.task, "classes": self.classes, "backbone": self.backbone,
                 "lambda": self.lam,
-                "thresh": self.thresh, "seed": self.seed, "mode": self.mode, "warmup": self.warmup,
+                "thresh": self.thresh, "seed": self.seed, "objective": self.objective, "warmup": self.warmup,
                 "best_epoch": self.best_epoch, "variant": self.variant}
 
 
@@ -88,7 +88,7 @@ def read_result(path: Path | str) -> RunResult:
     try:
         run = raw["run"]
         info = RunInfo(run["dataset"], run["task"], tuple(run["classes"]), run["backbone"], run["lambda"], float(run["thresh"]),
-                       int(run["seed"]), run["mode"], int(run.get("warmup") or 0), run.get("best_epoch"))
+                       int(run["seed"]), run.get("objective") or run["mode"], int(run.get("warmup") or 0), run.get("best_epoch"))
         splits = {name: SplitResult(raw[name]["n"], raw[name]["metrics"], raw[name]["ci95"], raw[name].get("proba"),
                                     raw[name].get("labels"))
                   for name in ("val", "test", "test_iid") if raw.get(name)}

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import ConfigError
 from ..data.imagecache import ImageCache
 from ..data.marker import Markers
 from ..io import sha256sum
@@ -18,6 +19,8 @@ from ..lungs.lungcache import LungCache
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .run import RunSpec
 
 
 @dataclass
@@ -93,3 +96,24 @@ def input_identity(splits: Path, cache: ImageCache, lungs: LungCache) -> dict[st
     """What a run's data is, by content: the split table's SHA-256 and the digests that the image
     and lung caches recorded when they were written (no re-hash of the images per job)."""
     return {"splits": sha256sum(splits), "images": cache.digest, "lungs": lungs.digest}
+
+
+def run_splits(spec: RunSpec, splits: Path, cache: ImageCache, lungs: LungCache, names: list[str],
+               required=("train", "val", "test"), markers: Markers | None = None) -> list[SplitData | None]:
+    """The named splits as the run's objective sees them (those the split table has; the ``required``
+    ones must hold every class): a ceiling run learns without the confounder (erased from train and
+    val) and is tested on the same images as every run; a masked run sees only the lungs, in every
+    split."""
+    from ..data.splits import check_splits
+
+    table = read_splits(splits)
+    check_splits(table, spec.task, splits, required)
+    if spec.objective.erase_marker and markers is None:
+        raise ConfigError(f"objective {spec.objective.name} erases the synthetic confounder: it needs the markers "
+                          "table (--markers)")
+    erase = {"train", "val"} if spec.objective.erase_marker else set()
+    data = [load_split(table, n, cache, lungs, erase=markers if n in erase else None)
+            if (table["split"] == n).any() else None for n in names]
+    if spec.objective.mask_input:
+        data = [d and mask_lungs(d, spec.attention.mask_margin, spec.attention.fill) for d in data]
+    return data

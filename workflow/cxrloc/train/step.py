@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..config import AttentionConfig
 from ..lungs.regions import kinds_for, target_regions
-from ..objectives import INPUT_GRADIENT, SECOND_PASS, get
+from ..objectives import INPUT_GRADIENT, Objective, function
 from ..tasks import Task
-from . import invariance
-from .attention import objective
+from . import attention, invariance
 from .cam import capture, capture_input
 from .splitdata import SplitData, normalize
+
+if TYPE_CHECKING:
+    from .run import RunSpec
 
 GRAPH_WARMUP_STEPS = 3  # eager steps of a regime before its CUDA graph is captured (not λ's warm-up epochs)
 RESIDENT_SHARE = 0.25  # keep a split on the GPU when it takes at most this share of free memory
@@ -36,9 +39,15 @@ class StepSettings:
     task: Task
     thresh: float
     batch_size: int
+    objective: Objective
     attention: AttentionConfig
     use_graph: bool  # replay full batches as CUDA graphs (the split must be resident on the GPU)
     channels_last: bool = False  # feed the model channels-last batches (train.channels_last)
+
+    @classmethod
+    def of(cls, spec: RunSpec, use_graph: bool, channels_last: bool = False) -> StepSettings:
+        """The settings of the run ``spec``'s steps."""
+        return cls(spec.task, spec.thresh, spec.train.batch_size, spec.objective, spec.attention, use_graph, channels_last)
 
 
 def fits_on(data: SplitData, device: torch.device) -> bool:
@@ -68,8 +77,6 @@ class Steps:
         self.model, self.layer, self.opt, self.cfg, self.device = model, layer, opt, settings, device
         self.data = data
         self.kinds = kinds_for(settings.task).to(device)
-        self.needs = get(settings.attention.mode).needs
-        self.pairs = get(settings.attention.mode).pairs
         self.amp = device.type == "cuda"
         self.totals = torch.zeros(4, dtype=torch.float64, device=device)
         self.in_region = torch.zeros(2, dtype=torch.float64, device=device)  # sum of fractions, count
@@ -81,7 +88,7 @@ class Steps:
         objective that pairs images, a trailing batch of one joins the batch before it: no
         image is ever its own partner."""
         batches = list(order.to(self.data.images.device).split(self.cfg.batch_size))
-        if self.pairs and len(batches) > 1 and len(batches[-1]) == 1:
+        if self.cfg.objective.pairs and len(batches) > 1 and len(batches[-1]) == 1:
             batches[-2:] = [torch.cat(batches[-2:])]
         return batches
 
@@ -130,33 +137,34 @@ class Steps:
 
     def _step(self, idx: torch.Tensor, lam, cache: bool) -> None:
         """Forward, objective, backward, optimizer step and the device-side totals."""
-        d, attention = self.data, self.cfg.attention
+        d, objective, settings = self.data, self.cfg.objective, self.cfg.attention
         x = normalize(d.images[idx].to(self.device, non_blocking=True))
         with_term = isinstance(lam, torch.Tensor) or lam < 1
-        second = with_term and SECOND_PASS in self.needs
-        if INPUT_GRADIENT in self.needs and with_term:
+        second = with_term and objective.second_pass is not None
+        if objective.heat == INPUT_GRADIENT and with_term:
             x.requires_grad_(True)
         y = d.labels[idx].to(self.device, non_blocking=True)
         boxes = d.boxes[idx].to(self.device, non_blocking=True)
         masks = d.lung_masks[idx].to(self.device, non_blocking=True)
         if second:
-            regions = invariance.invariance_regions(attention, y, self.kinds, boxes, masks, x.shape[-1])
-            x = torch.cat([x, invariance.second_pass(x, y, regions, attention)])
+            regions = invariance.invariance_regions(settings, y, self.kinds, boxes, masks, x.shape[-1])
+            x = torch.cat([x, function(objective.second_pass)(x, y, regions, settings)])
         if self.cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        pooled_needed = second and attention.features == "pooled"
+        pooled_needed = second and settings.features == "pooled"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=cache), \
                 capture(self.layer) as seen, \
                 (capture_input(self.model.get_classifier()) if pooled_needed else contextlib.nullcontext([])) as pooled:
             logits = self.model(x)
         if second:
             features = pooled[-1] if pooled_needed else seen[-1]
-            parts = invariance.objective(logits.float(), features, y, lam, attention)
+            parts = invariance.objective_loss(objective, logits.float(), features, y, lam, settings)
             logits = logits[: len(y)]
         else:
-            parts = objective(logits.float(), seen[-1] if with_term else None, y,
-                              lambda labels: target_regions(attention.region, boxes, self.kinds[labels], x.shape[-1], masks),
-                              lam, self.cfg.thresh, attention, inputs=x)
+            parts = attention.objective_loss(
+                objective, logits.float(), seen[-1] if with_term else None, y,
+                lambda labels: target_regions(settings.region, boxes, self.kinds[labels], x.shape[-1], masks),
+                lam, self.cfg.thresh, settings, inputs=x)
         parts.loss.backward()
         self.opt.step()
         n = len(idx)
