@@ -10,7 +10,7 @@ import pytest
 import yaml
 from cxrloc.tasks import BUILTIN
 
-from .workflow import OUT, ROOT, TINY, cxrloc, in_study, run_args, seed_upstream, snakemake
+from .workflow import OUT, ROOT, TINY, cxrloc, in_study, objective_plugin, run_args, seed_upstream, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -260,10 +260,13 @@ def test_shortcut_use_is_measured_on_synthetic_sets(study):
 
 
 def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tmp_path):
-    """Also: a training image absent from disk, with ``source.skip_missing_images``, leaves the split
-    table (listed beside it) and the study trains and evaluates without it."""
+    """Also: a new objective is one registry record plus its term: a toy one that another package
+    declares (entry-point group ``cxrloc.objectives``) plans, trains, evaluates and reaches the report
+    without a change to cxrloc. And a training image absent from disk, with
+    ``source.skip_missing_images``, leaves the split table (listed beside it) and the study trains
+    and evaluates without it."""
     cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(objectives=["swap", "ceiling"], seeds=[0], lambdas=[1, 0.5], warmups=[1],
+    cfg.update(objectives=["swap", "ceiling", "toy"], seeds=[0], lambdas=[1, 0.5], warmups=[1],
                backbones=["resnet_tiny"], attention={"fill": "zero"})
     cfg["source"]["skip_missing_images"] = True
     (tmp_path / "sc.yaml").write_text(yaml.safe_dump(cfg))
@@ -271,23 +274,26 @@ def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tm
     splits = pd.read_csv(study / OUT / "splits/ne.csv")
     gone = splits.loc[splits["split"] == "train", "image"].iloc[3]
     (tmp_path / OUT / "raw/images" / gone).unlink()
-    snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "sc.yaml"), PYTHONPATH=str(objective_plugin(tmp_path / "plugin")))
     assert pd.read_csv(tmp_path / OUT / "splits/ne.missing.csv")["image"].tolist() == [gone]
     assert gone not in set(pd.read_csv(tmp_path / OUT / "splits/ne.csv")["image"])
     assert "left out 1 image(s) absent" in (tmp_path / OUT / "logs/prepare_splits/ne.log").read_text()
     runs = sorted(p.name for p in (tmp_path / OUT / "runs").iterdir())
     objectives = [r.split("_")[-1] for r in runs]
-    assert objectives.count("ceiling") == objectives.count("swap") == objectives.count("ce") == 1 and len(runs) == 3
-    swap = tmp_path / OUT / "runs/resnet_tiny_tiny_ne_la0.5w1_t0.5_s0_swap"
-    assert json.loads((swap / "metrics.json").read_text())["run"]["warmup"] == 1
-    history = pd.read_csv(swap / "history.csv")
-    assert history["lam"].tolist() == [1.0, 0.5]  # one warm-up epoch of cross-entropy, then the swap term
-    assert history["att"].tolist()[0] == 0 and history["att"].tolist()[1] > 0
+    assert sorted(objectives) == ["ce", "ceiling", "swap", "toy"]
+    for objective in ("swap", "toy"):
+        run = tmp_path / OUT / f"runs/resnet_tiny_tiny_ne_la0.5w1_t0.5_s0_{objective}"
+        info = json.loads((run / "metrics.json").read_text())["run"]
+        assert (info["warmup"], info["objective"]) == (1, objective)
+        history = pd.read_csv(run / "history.csv")
+        assert history["lam"].tolist() == [1.0, 0.5]  # one warm-up epoch of cross-entropy, then the term
+        assert history["att"].tolist()[0] == 0 and history["att"].tolist()[1] > 0
     report = (tmp_path / OUT / "tables/md/tiny_ne_t0.5_shortcut.md").read_text()
     for column in ("shifted AUC", "shifted acc", "i.i.d. AUC", "i.i.d. acc", "marker flips", "CAM on marker", "CAM in region",
                    "ΔAUC vs CE [95% CI]"):
         assert column in report
-    assert "| swap" in report and "| ceiling" in report and "nan" not in report  # one seed: no interval, no "nan"
+    assert all(f"| {o}" in report for o in ("swap", "ceiling", "toy"))
+    assert "nan" not in report  # one seed: no interval, no "nan"
     ceiling = json.loads((tmp_path / OUT / "runs/resnet_tiny_tiny_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
     assert "test_iid" in ceiling and ceiling["run"]["objective"] == "ceiling"
     assert 0 <= ceiling["shortcut"]["cam_energy_marker"] <= 1

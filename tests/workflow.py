@@ -68,3 +68,25 @@ def run_args(work: Path, lam: str = "0.5", backbone: str = "resnet_tiny", **trai
     return ["--dataset", "tiny", "--task", "ne", "--backbone", backbone, "--lambda", lam, "--thresh", "0.5",
             "--seed", "0", "--splits", str(work / OUT / "splits/ne.csv"), "--cache", str(work / OUT / "cache"),
             "--lungs", str(work / OUT / "masks/lungs.npz"), "--settings", json.dumps(settings)]
+
+
+PLUGIN = '''
+from cxrloc.objectives import CAM, Objective
+
+TOY = Objective("toy", "the squared CAM outside the region, averaged", "toy_objective:squared_outside", heat=CAM)
+
+
+def squared_outside(heat, regions, thresh, attention):
+    has = (regions.sum(dim=(1, 2)) > 0).float()
+    return (heat.pow(2) * (1 - regions)).mean(dim=(1, 2)) * has
+'''
+
+
+def objective_plugin(folder: Path) -> Path:
+    """An installed package in ``folder`` (for PYTHONPATH) whose entry point declares the toy objective."""
+    meta = folder / "toy_objective-0.1.dist-info"
+    meta.mkdir(parents=True)
+    (folder / "toy_objective.py").write_text(PLUGIN)
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-objective\nVersion: 0.1\n")
+    (meta / "entry_points.txt").write_text("[cxrloc.objectives]\ntoy = toy_objective:TOY\n")
+    return folder
