@@ -200,6 +200,26 @@ def task_argument(wildcards):
     return TASKS[wildcards.task].argument()
 
 
+def run_options(wildcards, input, output, threads):
+    """The command-line words that name a run and its data, shared by train, evaluate and
+    evaluate_external as their ``run`` param (so also a rerun trigger)."""
+    words = {
+        "--dataset": DS,
+        "--task": task_argument(wildcards),
+        "--backbone": wildcards.backbone,
+        "--lambda": wildcards.lam,
+        "--thresh": wildcards.thresh,
+        "--seed": wildcards.seed,
+        "--objective": wildcards.objective,
+        "--cache": folder("images")(wildcards, input, output),
+        "--lungs": input.lungs,
+        "--threads": threads,
+        "--settings": RUN_SETTINGS,
+        "--markers": input.markers,
+    }
+    return "".join(option(flag, value) for flag, value in words.items())
+
+
 def weights_file(wildcards):
     """The backbone's pretrained weights for a training job; none when it trains from scratch."""
     if not PRETRAINED:

@@ -145,16 +145,9 @@ rule evaluate_external:
         mem_mb=8000,
         runtime=30,
     params:
-        dataset=DS,
-        task=task_argument,
-        settings=RUN_SETTINGS,
-        cache=folder("images"),
+        run=run_options,
         bootstrap=config["evaluate"]["bootstrap"],
-        markers=lambda w, input: option("--markers", input.markers),
     shell:
-        "cxrloc evaluate --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
-        " --lambda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
-        " --objective {wildcards.objective:q} --splits {input.table:q} --cache {params.cache:q}"
-        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --model {input.model:q}"
-        " --bootstrap {params.bootstrap}{params.markers} --external {wildcards.ext:q} --internal {input.internal:q}"
+        "cxrloc evaluate{params.run} --splits {input.table:q} --model {input.model:q}"
+        " --bootstrap {params.bootstrap} --external {wildcards.ext:q} --internal {input.internal:q}"
         " --out {output:q} > {log:q} 2>&1"

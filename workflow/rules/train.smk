@@ -47,19 +47,11 @@ rule train:
             config["train"]["epochs"],
         ),
     params:
-        dataset=DS,
-        task=task_argument,
-        settings=RUN_SETTINGS,
-        cache=folder("images"),
+        run=run_options,
         out=folder("model"),
-        markers=lambda w, input: option("--markers", input.markers),
         weights=lambda w, input: option("--weights", input.weights),
     shell:
-        "cxrloc train --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
-        " --lambda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
-        " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
-        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q}{params.markers}{params.weights}"
-        " --out {params.out:q} > {log:q} 2>&1"
+        "cxrloc train{params.run} --splits {input.splits:q}{params.weights} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -83,16 +75,9 @@ rule evaluate:
         mem_mb=8000,
         runtime=30,
     params:
-        dataset=DS,
-        task=task_argument,
-        settings=RUN_SETTINGS,
-        cache=folder("images"),
+        run=run_options,
         bootstrap=config["evaluate"]["bootstrap"],
         locset=lambda w, input: option("--localization", input.locset),
-        markers=lambda w, input: option("--markers", input.markers),
     shell:
-        "cxrloc evaluate --dataset {params.dataset:q} --task {params.task:q} --backbone {wildcards.backbone:q}"
-        " --lambda {wildcards.lam:q} --thresh {wildcards.thresh:q} --seed {wildcards.seed:q}"
-        " --objective {wildcards.objective:q} --splits {input.splits:q} --cache {params.cache:q}"
-        " --lungs {input.lungs:q} --threads {threads} --settings {params.settings:q} --model {input.model:q}"
-        " --bootstrap {params.bootstrap}{params.locset}{params.markers} --out {output.metrics:q} > {log:q} 2>&1"
+        "cxrloc evaluate{params.run} --splits {input.splits:q} --model {input.model:q}"
+        " --bootstrap {params.bootstrap}{params.locset} --out {output.metrics:q} > {log:q} 2>&1"
