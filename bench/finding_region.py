@@ -1,7 +1,7 @@
 """Does an implanted effusion move its own target region? The same held-out films with and without
 the finding, segmented by the lung U-Net trained without and with ``unet.opacities`` (films given
 a basal opacity while their masks stay as they are), as the pipeline does it: films letterboxed
-to the implant size, shrunk to the cache size, lung masks by ``unet.square_masks``, the lower
+to the implant size, shrunk to the cache size, lung masks by ``inference.square_masks``, the lower
 half of the lung box as effusion's region. Prints and writes, per U-Net: its held-out Dice, how
 far the lung box moves when the finding is added (bottom, height, width, in % of the image side),
 and the share of the finding inside the region computed on the film with the finding and on the
@@ -28,8 +28,10 @@ from cxrloc.data.letterbox import Letterbox
 from cxrloc.io import atomic_write_json
 from cxrloc.lungs.boxes import lung_box
 from cxrloc.lungs.coverage import share_inside
+from cxrloc.lungs.inference import square_masks
 from cxrloc.lungs.regions import box_regions
-from cxrloc.lungs.unet import load, square_masks, train_unet
+from cxrloc.lungs.unet import load
+from cxrloc.lungs.unet_training import train_unet
 from cxrloc.tasks import KINDS
 from PIL import Image
 from provenance import stamp

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from cxrloc.config import UNetConfig
 from cxrloc.io import atomic_write_json
-from cxrloc.lungs.unet import load, score_images, train_unet, worst_cases
+from cxrloc.lungs.quality import worst_cases
+from cxrloc.lungs.unet import load
+from cxrloc.lungs.unet_training import score_images, train_unet
 from cxrloc.report.figures import segmentations
 from provenance import stamp
 

@@ -72,7 +72,8 @@ def test_augmentation_moves_each_mask_with_its_image():
 def test_the_unet_sees_both_orientations_of_a_film():
     """Trained on left-right flips too, the U-Net predicts the average of a film and its flip:
     the mask of a flipped film is the flipped mask."""
-    from cxrloc.lungs.unet import build, probabilities
+    from cxrloc.lungs.inference import probabilities
+    from cxrloc.lungs.unet import build
 
     torch.manual_seed(0)
     model, gray = build("resnet18", (16, 8, 8, 8, 8)), torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
@@ -85,7 +86,7 @@ def test_the_unet_sees_both_orientations_of_a_film():
 def test_postprocessing_keeps_the_two_lungs_and_fills_their_holes():
     """A real mask as a probability map with a stray blob and a hole: kept as is without
     post-processing; with it, exactly the real lungs come back."""
-    from cxrloc.lungs.unet import final_mask
+    from cxrloc.lungs.inference import final_mask
 
     two_lungs = [n for n in real_names(30) if ndimage.label(read_gray(REAL / "masks" / n) > 127)[1] == 2][:6]
     assert len(two_lungs) == 6, "the test needs real masks of two separate lungs"
@@ -108,7 +109,8 @@ def test_progressive_resizing_trains_at_each_smaller_size_first():
     masks shrunk with their films."""
     from cxrloc.config import UNetConfig
     from cxrloc.lungs.segset import read_segset
-    from cxrloc.lungs.unet import build, fit, stages
+    from cxrloc.lungs.unet import build
+    from cxrloc.lungs.unet_training import fit, stages
 
     data = read_segset(REAL / "images", REAL / "masks", 64, limit=8)
     x, y = torch.from_numpy(data.images), torch.from_numpy(data.masks)
@@ -135,7 +137,7 @@ def test_progressive_sizes_must_rise_below_the_image_size(stages):
 def test_unet_training_reports_per_image_dice_on_held_out_patients_and_segments_a_folder(tmp_path):
     """Trained in-process (the CLI adds only the printing); segment-lungs through the CLI."""
     from cxrloc.config import UNetConfig
-    from cxrloc.lungs.unet import train_unet
+    from cxrloc.lungs.unet_training import train_unet
 
     images = tmp_path / "films"
     images.mkdir()

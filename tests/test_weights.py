@@ -135,7 +135,7 @@ def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub,
     U-Net starts from them (a learning rate of ~0 keeps them) and its checkpoint standardizes
     its inputs, in training as in every later use."""
     from cxrloc.config import UNetConfig
-    from cxrloc.lungs import unet
+    from cxrloc.lungs import unet, unet_training
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -151,7 +151,7 @@ def test_the_unet_encoder_is_fetched_once_then_trained_from_without_network(hub,
     cfg = UNetConfig(image_size=32, epochs=1, max_images=12, batch_size=4, lr=1e-12, held_out=0.25,
                      decoder_channels=(16, 8, 8, 8, 8))
     raw = study / OUT / "raw"
-    report, *_ = unet.train_unet(raw / "images", raw / "lung_masks", cfg, tmp_path / "unet.pt", torch.device("cpu"),
+    report, *_ = unet_training.train_unet(raw / "images", raw / "lung_masks", cfg, tmp_path / "unet.pt", torch.device("cpu"),
                                  encoder_weights=out)
     assert report["encoder_weights"] == f"{UNET_REPO}@{UNET_REVISION}"
     model, *_ = unet.load(tmp_path / "unet.pt", torch.device("cpu"))

@@ -123,7 +123,8 @@ def _train_unet(args) -> None:
 
     from .device import gpu_slot
     from .io import atomic_write_json
-    from .lungs.unet import train_unet, worst_cases
+    from .lungs.quality import worst_cases
+    from .lungs.unet_training import train_unet
     from .report.figures import segmentations
 
     torch.set_num_threads(args.threads)
@@ -165,8 +166,8 @@ def _precache_masks(args) -> None:
     from .data.imagecache import ImageCache
     from .device import gpu_slot
     from .io import atomic_write_json
+    from .lungs.inference import precache
     from .lungs.lungcache import LungCache
-    from .lungs.unet import precache
     from .report.figures import lung_quality
 
     torch.set_num_threads(args.threads)
@@ -179,7 +180,7 @@ def _precache_masks(args) -> None:
         lung_quality(cache.images(), cache.index, LungCache.read(Path(args.out)), Path(args.figure))
     if args.table:
         from .io import atomic_write_text
-        from .lungs.unet import quality_table
+        from .lungs.quality import quality_table
 
         atomic_write_text(args.table, quality_table(report))
 

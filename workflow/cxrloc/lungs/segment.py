@@ -16,8 +16,9 @@ from ..data.imagecache import read_gray
 from ..data.letterbox import Letterbox
 from ..io import atomic_path, merged_dir
 from .boxes import FLAGS, flags, lung_box
+from .inference import final_mask, probabilities
 from .segset import check_distinct, check_outside, image_names
-from .unet import final_mask, load, probabilities
+from .unet import load
 
 
 def _write_png(mask: np.ndarray, path: Path) -> None:
@@ -33,7 +34,7 @@ def segment_folder(checkpoint: Path, images: Path, out: Path, device: torch.devi
     """Masks of every film below ``images`` into ``out/masks/<stem>.png`` and ``out/boxes.csv`` (``image,
     x, y, w, h`` in the image's pixels, and the flags); returns the table. All or nothing: a bad film
     leaves the masks and boxes of an earlier run as they were; files of ``out/masks`` it does not
-    write are kept. ``postprocess``: see ``unet.final_mask``."""
+    write are kept. ``postprocess``: see ``inference.final_mask``."""
     check_outside(out, images)
     model, size, _ = load(checkpoint, device)
     names = image_names(images, recursive=True)

@@ -86,8 +86,8 @@ def predict(run: TrainedRun, root: Path, names: list[str], out: Path, device: to
             batch: int = 32) -> pd.DataFrame:
     """``out/predictions.csv``, ``out/cams/<name>.png`` and ``out/overview.png``; returns the table. Files
     of ``out`` it does not write are kept; a failure writes none."""
+    from ..lungs.inference import square_masks, stored
     from ..lungs.unet import load as load_unet
-    from ..lungs.unet import square_masks, stored
     from .figures import heat_overlay, overview
 
     spec, size = run.spec, run.image_size
