@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cxrloc.atomic import atomic_write_json
 from cxrloc.config import EffusionConfig, UNetConfig
 from cxrloc.data.effusion import draw, implant
 from cxrloc.data.imagecache import read_gray
 from cxrloc.data.letterbox import Letterbox
-from cxrloc.io import atomic_write_json
 from cxrloc.lungs.boxes import lung_box
 from cxrloc.lungs.coverage import share_inside
 from cxrloc.lungs.inference import square_masks

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+from cxrloc.atomic import atomic_write_json
 from cxrloc.data.letterbox import Letterbox
-from cxrloc.io import atomic_write_json
 from PIL import Image
 from provenance import stamp
 from scipy import ndimage

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cxrloc.atomic import atomic_write_json
 from cxrloc.config import UNetConfig
-from cxrloc.io import atomic_write_json
 from cxrloc.lungs.quality import worst_cases
 from cxrloc.lungs.unet import load
 from cxrloc.lungs.unet_training import score_images, train_unet

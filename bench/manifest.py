@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cxrloc.atomic import atomic_write_json
 from cxrloc.data.manifest import films_digest
-from cxrloc.io import atomic_write_json
 from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]

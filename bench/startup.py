@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from cxrloc.io import atomic_write_json
+from cxrloc.atomic import atomic_write_json
 from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -131,7 +131,7 @@ def test_a_full_disk_while_caching_names_the_file_and_leaves_nothing(pngs, small
 
 def test_a_full_disk_while_saving_a_checkpoint_names_the_file(small_disk):
     import torch
-    from cxrloc.io import WriteError, save_torch
+    from cxrloc.atomic import WriteError, save_torch
 
     with pytest.raises(WriteError, match=rf"cannot write {small_disk}/model\.pt: .*MiB free"):
         save_torch({"w": torch.zeros(1 << 19)}, small_disk / "model.pt")  # 2 MiB

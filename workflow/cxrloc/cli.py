@@ -42,8 +42,8 @@ def _prepare_splits(args) -> None:
 
 def _present(meta, images: Path, listing: Path):
     """The metadata rows whose image is in ``images``; the others are listed in ``listing``."""
+    from .atomic import atomic_path
     from .data.metadata import split_present
-    from .io import atomic_path
 
     present, absent = split_present(meta, images)
     with atomic_path(listing) as tmp:
@@ -57,8 +57,8 @@ def _held_out(args, meta) -> set[str]:
     """Patients of the localization set (``--bboxes``), written beside the splits; none without."""
     if not args.bboxes:
         return set()
+    from .atomic import atomic_path
     from .data.locset import localization_set, read_bboxes
-    from .io import atomic_path
 
     locset = localization_set(read_bboxes(args.bboxes), meta, args.task, args.seed)
     with atomic_path(Path(args.out).with_suffix(".localization.csv")) as tmp:
@@ -89,7 +89,7 @@ def _index_imagefolder(args) -> None:
 
 
 def _external_table(args) -> None:
-    from .io import atomic_path
+    from .atomic import atomic_path
 
     if args.folder:
         from .data.imagefolder import index_class_folders
@@ -121,8 +121,8 @@ def _cache_images(args) -> None:
 def _train_unet(args) -> None:
     import torch
 
+    from .atomic import atomic_write_json
     from .device import gpu_slot
-    from .io import atomic_write_json
     from .lungs.quality import worst_cases
     from .lungs.unet_training import train_unet
     from .report.figures import segmentations
@@ -163,9 +163,9 @@ def _segment_lungs(args) -> None:
 def _precache_masks(args) -> None:
     import torch
 
+    from .atomic import atomic_write_json
     from .data.imagecache import ImageCache
     from .device import gpu_slot
-    from .io import atomic_write_json
     from .lungs.inference import precache
     from .lungs.lungcache import LungCache
     from .report.figures import lung_quality
@@ -179,15 +179,15 @@ def _precache_masks(args) -> None:
     if args.figure:
         lung_quality(cache.images(), cache.index, LungCache.read(Path(args.out)), Path(args.figure))
     if args.table:
-        from .io import atomic_write_text
+        from .atomic import atomic_write_text
         from .lungs.quality import quality_table
 
         atomic_write_text(args.table, quality_table(report))
 
 
 def _finding_coverage(args) -> None:
+    from .atomic import atomic_write_json, atomic_write_text
     from .data.imagecache import ImageCache
-    from .io import atomic_write_json, atomic_write_text
     from .lungs.coverage import finding_coverage
     from .lungs.lungcache import LungCache
     from .train.splitdata import read_splits

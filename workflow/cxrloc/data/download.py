@@ -10,8 +10,9 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
+from ..atomic import atomic_write_text
+from ..digests import sha256sum
 from ..errors import CxrlocError
-from ..io import atomic_write_text, sha256sum
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -123,7 +124,7 @@ def extract_images(archives: list[Path], out: Path, expect: int | None = None) -
     """Unpack image archives flat into ``out`` (atomically); check the image count."""
     import tarfile
 
-    from ..io import atomic_dir
+    from ..atomic import atomic_dir
 
     with atomic_dir(out) as tmp:
         for archive in tqdm(archives, desc="extract", unit="archive"):
@@ -147,7 +148,7 @@ def nih_file(name: str, out: Path) -> Path:
     import gzip
     import importlib.util
 
-    from ..io import atomic_path
+    from ..atomic import atomic_path
 
     spec = importlib.util.find_spec("torchxrayvision")
     source = Path(spec.origin).parent / "data" / f"{name}.gz" if spec else None

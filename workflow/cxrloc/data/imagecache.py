@@ -12,8 +12,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from ..arrays import CacheError, load_array
+from ..atomic import allocate, atomic_dir
+from ..digests import folder_digest, write_sums
 from ..errors import CxrlocError
-from ..io import CacheError, allocate, atomic_dir, folder_digest, load_array, write_sums
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,9 +23,9 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from ..atomic import atomic_dir
 from ..config import ImplantedConfig
 from ..errors import CxrlocError
-from ..io import atomic_dir
 from .effusion import draw, implant
 from .imagecache import read_gray
 from .letterbox import Letterbox

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_path, atomic_write_json
 from ..errors import CxrlocError
-from ..io import atomic_path, atomic_write_json
 from ..tasks import Task
 
 SPLITS = ("train", "val", "test", "test_iid")

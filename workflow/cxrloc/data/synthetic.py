@@ -17,8 +17,8 @@ from PIL import Image
 from scipy import ndimage
 from tqdm import tqdm
 
+from ..atomic import atomic_dir, atomic_write_text
 from ..config import ConfigError, SyntheticConfig
-from ..io import atomic_dir, atomic_write_text
 from .marker import COLUMNS as MARKER_COLUMNS
 from .marker import PLACEMENTS, box_slices, corner_box, upper_lung_square
 from .metadata import NIH_COLUMNS

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..atomic import atomic_path
 from ..data.imagecache import ImageCache
-from ..io import array_digest, atomic_path
+from ..digests import array_digest
 from .boxes import FLAGS, flags, keep_two_largest, lung_box
 from .unet import as_input, load
 

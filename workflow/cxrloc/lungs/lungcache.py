@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..io import load_arrays
+from ..arrays import load_arrays
 
 if TYPE_CHECKING:
     import pandas as pd

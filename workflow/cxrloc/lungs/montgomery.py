@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..io import atomic_dir
+from ..atomic import atomic_dir
 
 
 def montgomery(archive: Path, out: Path) -> int:

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..atomic import atomic_path, merged_dir
 from ..data.imagecache import read_gray
 from ..data.letterbox import Letterbox
-from ..io import atomic_path, merged_dir
 from .boxes import FLAGS, flags, lung_box
 from .inference import final_mask, probabilities
 from .segset import check_distinct, check_outside, image_names

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..atomic import save_torch
 from ..config import UNetConfig
-from ..io import save_torch
 from .augment import augment, with_opacities
 from .inference import final_mask, probabilities
 from .segset import Segset, hold_out, read_segset

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import atomic_write_text
 from ..backbones import label as backbone_label
 from ..data.imagecache import ImageCache
-from ..io import atomic_write_text
 from ..lungs.lungcache import LungCache
 from ..objectives import BASELINES
 from ..schedule import label as lambda_label

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..atomic import atomic_path  # noqa: E402
 from ..backbones import label as backbone_label  # noqa: E402
-from ..io import atomic_path  # noqa: E402
 from ..lungs.boxes import FLAGS  # noqa: E402
 from ..schedule import label as lambda_label  # noqa: E402
 from ..schedule import ordered as ordered_lambdas  # noqa: E402

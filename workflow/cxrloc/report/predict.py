@@ -14,10 +14,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from ..atomic import atomic_path, merged_dir
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.imagecache import decode, leaves_root, read_gray
 from ..errors import CxrlocError
-from ..io import atomic_path, merged_dir
 from ..lungs.boxes import lung_box
 from ..lungs.regions import kinds_for, target_regions
 from ..lungs.segset import check_distinct, check_outside, image_names

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..atomic import atomic_path, atomic_write_json
 from ..data.imagecache import ImageCache
 from ..data.marker import Markers
 from ..device import gpu_slot
-from ..io import atomic_path, atomic_write_json
 from ..lungs.regions import kinds_for, target_regions
 from ..tasks import Task
 from .cam import grad_cam

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..atomic import atomic_write_text, save_torch
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..device import gpu_slot
-from ..io import atomic_write_text, save_torch
 from .inference import build_model, channels_last, predict_proba
 from .run import RunSpec
 from .splitdata import SplitData

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..arrays import load_arrays
 from ..errors import CxrlocError
-from ..io import load_arrays
 from ..schedule import Schedule
 
 SCHEMA_VERSION = 2  # 2: run.classes

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ..config import ConfigError
 from ..data.imagecache import ImageCache
 from ..data.marker import Markers
-from ..io import sha256sum
+from ..digests import sha256sum
 from ..lungs.lungcache import LungCache
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..backbones import record
 from ..config import ConfigError
 from ..errors import CxrlocError
-from ..io import atomic_path
 
 FILENAME = "model.safetensors"
 PROBE_TIMEOUT_S = 5.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -141,81 +140,3 @@ def allocate(path: Path, nbytes: int) -> None:
     """Reserve ``nbytes`` for ``path`` now: a full disk is an error here, not a SIGBUS in a memory map."""
     with open(path, "r+b") as f:
         os.posix_fallocate(f.fileno(), 0, nbytes)
-
-
-def sha256sum(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-SUMS = "SHA256SUMS"
-
-
-def write_sums(folder: Path) -> None:
-    """``folder/SHA256SUMS`` (``sha256sum -c`` format) of every file in it: the folder's identity,
-    recorded once when it is written so that readers never re-hash gigabytes."""
-    lines = [f"{sha256sum(f)}  {f.name}\n" for f in sorted(folder.iterdir()) if f.is_file() and f.name != SUMS]
-    (folder / SUMS).write_text("".join(lines))
-
-
-def folder_digest(folder: Path) -> str:
-    """The digest of a folder written with ``write_sums``; an error naming it when there is none."""
-    sums = Path(folder) / SUMS
-    if not sums.exists():
-        raise CxrlocError(f"{sums} is missing: {folder} was written by an older cxrloc or by hand; rebuild it")
-    return hashlib.sha256(sums.read_bytes()).hexdigest()
-
-
-class CacheError(CxrlocError, ValueError):
-    """A cache file that cannot be read as cxrloc wrote it (corrupt, foreign, or of pickled objects)."""
-
-
-def load_array(path: str | os.PathLike, mmap: bool = False):
-    """A ``.npy`` array of numbers (memory-mapped read-only where asked); anything else is an error
-    naming the file."""
-    import numpy as np
-
-    try:
-        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise CacheError(f"corrupt or foreign cache file {path}: {str(e).splitlines()[0]}; delete it and rerun the "
-                         "rule that writes it") from None
-    if not isinstance(array, np.ndarray) or array.dtype.hasobject:
-        raise CacheError(f"{path} is not an array of numbers; delete it and rerun the rule that writes it")
-    return array
-
-
-def load_arrays(path: str | os.PathLike, names: tuple[str, ...]) -> dict:
-    """The named arrays of an ``.npz`` file, read now; a missing name, a corrupt file or pickled objects
-    are an error naming the file."""
-    import zipfile
-
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [n for n in names if n not in z.files]
-            if missing:
-                raise CacheError(f"{path} lacks {', '.join(missing)}: written by an older cxrloc or by hand; delete "
-                                 "it and rerun the rule that writes it")
-            return {n: z[n] for n in names}
-    except CacheError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise CacheError(f"corrupt or foreign cache file {path}: {str(e).splitlines()[0]}; delete it and rerun the "
-                         "rule that writes it") from None
-
-
-def array_digest(arrays: dict) -> str:
-    """SHA-256 of named numpy arrays: names, dtypes, shapes and bytes."""
-    import numpy as np
-
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()

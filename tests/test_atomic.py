@@ -1,7 +1,7 @@
 """Atomic writes: nothing half-written after a failure, and files others can read."""
 
 import pytest
-from cxrloc.io import atomic_dir, atomic_path, atomic_write_text
+from cxrloc.atomic import atomic_dir, atomic_path, atomic_write_text
 
 
 def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(tmp_path):
@@ -12,7 +12,7 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_temporary(tmp_path):
 
 
 def test_outputs_get_the_usual_permissions_not_the_temporary_files_0600(tmp_path, monkeypatch):
-    monkeypatch.setattr("cxrloc.io.UMASK", 0o022)
+    monkeypatch.setattr("cxrloc.atomic.UMASK", 0o022)
     atomic_write_text(tmp_path / "metrics.json", "{}")
     with atomic_dir(tmp_path / "images") as d:
         (d / "a.png").write_bytes(b"x")
