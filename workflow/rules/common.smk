@@ -200,9 +200,10 @@ def task_argument(wildcards):
     return TASKS[wildcards.task].argument()
 
 
-def run_options(wildcards, input, output, threads):
-    """The command-line words that name a run and its data, shared by train, evaluate and
-    evaluate_external as their ``run`` param (so also a rerun trigger)."""
+def run_options(wildcards):
+    """The command-line words that name a run, shared by train, evaluate and evaluate_external as
+    their ``run`` param: a function of the wildcards alone, so that Snakemake compares it (a rerun
+    trigger) when it plans."""
     words = {
         "--dataset": DS,
         "--task": task_argument(wildcards),
@@ -211,11 +212,7 @@ def run_options(wildcards, input, output, threads):
         "--thresh": wildcards.thresh,
         "--seed": wildcards.seed,
         "--objective": wildcards.objective,
-        "--cache": folder("images")(wildcards, input, output),
-        "--lungs": input.lungs,
-        "--threads": threads,
         "--settings": RUN_SETTINGS,
-        "--markers": input.markers,
     }
     return "".join(option(flag, value) for flag, value in words.items())
 

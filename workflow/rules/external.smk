@@ -146,8 +146,11 @@ rule evaluate_external:
         runtime=30,
     params:
         run=run_options,
+        cache=folder("images"),
+        markers=lambda w, input: option("--markers", input.markers),
         bootstrap=config["evaluate"]["bootstrap"],
     shell:
-        "cxrloc evaluate{params.run} --splits {input.table:q} --model {input.model:q}"
-        " --bootstrap {params.bootstrap} --external {wildcards.ext:q} --internal {input.internal:q}"
+        "cxrloc evaluate{params.run} --splits {input.table:q} --cache {params.cache:q} --lungs {input.lungs:q}"
+        " --threads {threads}{params.markers} --model {input.model:q} --bootstrap {params.bootstrap}"
+        " --external {wildcards.ext:q} --internal {input.internal:q}"
         " --out {output:q} > {log:q} 2>&1"

@@ -48,10 +48,13 @@ rule train:
         ),
     params:
         run=run_options,
+        cache=folder("images"),
+        markers=lambda w, input: option("--markers", input.markers),
         out=folder("model"),
         weights=lambda w, input: option("--weights", input.weights),
     shell:
-        "cxrloc train{params.run} --splits {input.splits:q}{params.weights} --out {params.out:q} > {log:q} 2>&1"
+        "cxrloc train{params.run} --splits {input.splits:q} --cache {params.cache:q} --lungs {input.lungs:q}"
+        " --threads {threads}{params.markers}{params.weights} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -76,8 +79,11 @@ rule evaluate:
         runtime=30,
     params:
         run=run_options,
+        cache=folder("images"),
+        markers=lambda w, input: option("--markers", input.markers),
         bootstrap=config["evaluate"]["bootstrap"],
         locset=lambda w, input: option("--localization", input.locset),
     shell:
-        "cxrloc evaluate{params.run} --splits {input.splits:q} --model {input.model:q}"
-        " --bootstrap {params.bootstrap}{params.locset} --out {output.metrics:q} > {log:q} 2>&1"
+        "cxrloc evaluate{params.run} --splits {input.splits:q} --cache {params.cache:q} --lungs {input.lungs:q}"
+        " --threads {threads}{params.markers} --model {input.model:q} --bootstrap {params.bootstrap}{params.locset}"
+        " --out {output.metrics:q} > {log:q} 2>&1"
