@@ -145,7 +145,8 @@ def test_a_training_job_of_bad_inputs_is_one_line_naming_the_file_or_key(study, 
         args += ["--device", "cuda"]
         expect = "device 'cuda' was asked for but CUDA is not available here"
     elif problem == "warm-up":
-        args[args.index("--lambda") + 1] = "0.5w2"  # the tiny study trains 2 epochs
+        args[args.index("--lambda") + 1] = "0.5"
+        args += ["--warmup", "2"]  # the tiny study trains 2 epochs
         expect = "λ 0.5w2: a warm-up of 2 epochs leaves none of train.epochs (2) for the objective"
     elif problem.startswith("weights"):
         weights = tmp_path / problem

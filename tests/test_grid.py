@@ -18,8 +18,9 @@ def config(**changes) -> dict:
 
 def test_the_grid_runs_each_objective_with_a_term_at_every_lambda_and_warm_up_and_each_baseline_once():
     grid = plan(config(objectives=["soft", "ceiling", "masked"], lambdas=[1, 0.5, 0.25], warmups=[0, 1]))
-    assert grid.runs() == [("1", "ce"), ("0.5", "soft"), ("0.5w1", "soft"), ("0.25", "soft"), ("0.25w1", "soft"),
-                           ("1", "ceiling"), ("1", "masked")]
+    runs = [(s.lam_token, s.warmup_token, o) for s, o in grid.runs()]
+    assert runs == [("1", "", "ce"), ("0.5", "", "soft"), ("0.5", "w1", "soft"), ("0.25", "", "soft"),
+                    ("0.25", "w1", "soft"), ("1", "", "ceiling"), ("1", "", "masked")]
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -46,3 +47,17 @@ def test_a_bad_grid_is_refused_naming_the_key(change, expected):
 def test_a_map_term_needs_a_two_cell_map_and_other_terms_do_not():
     plan(config(image_size=36))
     plan(config(image_size=32, objectives=["swap", "rrr", "masked"]))  # image-resolution terms and baselines
+
+
+def test_a_run_is_resolved_with_its_warm_up_given_once():
+    from cxrloc.config import ConfigError
+    from cxrloc.tasks import BUILTIN
+    from cxrloc.train.run import resolve_run
+
+    run = resolve_run("d", BUILTIN["ne"], "resnet18", "0.5", 0.5, 0, config(), warmup=1)
+    assert (run.schedule.token, run.train.warmup_epochs, run.objective.name) == ("0.5w1", 1, "soft")
+    assert resolve_run("d", BUILTIN["ne"], "resnet18", "0.5w1", 0.5, 0, config()).schedule == run.schedule
+    with pytest.raises(ConfigError, match="λ 0.5w1 carries a warm-up, and a warm-up of 1 was given too"):
+        resolve_run("d", BUILTIN["ne"], "resnet18", "0.5w1", 0.5, 0, config(), warmup=1)
+    with pytest.raises(ConfigError, match="objective ceiling is cross-entropy only: it needs λ 1, not 0.5"):
+        resolve_run("d", BUILTIN["ne"], "resnet18", "0.5", 0.5, 0, config(), "ceiling")

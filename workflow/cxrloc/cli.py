@@ -211,7 +211,7 @@ def _spec(args):
     if args.weights:
         train["weights"] = {**config.train_config(settings).weights, args.backbone: args.weights}
     return resolve_run(args.dataset, args.task, args.backbone, args.lam, args.thresh, args.seed, settings,
-                       args.objective, args.adaptive, **train)
+                       args.objective, args.adaptive, args.warmup, **train)
 
 
 def _splits_data(args, spec, names, required=("train", "val", "test")):
@@ -329,15 +329,22 @@ TASK_HELP = (f"a built-in task ({', '.join(tasks.BUILTIN)}) or a definition: "
              "'{name: ..., classes: [label 0, label 1, ...], regions: {class: region}}'")
 
 
-def positive(text: str) -> int:
-    """An argument that counts something (threads, films per batch, pixels): a whole number ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return value
+def whole(least: int):
+    """An argument type for a count (threads, films per batch, pixels; warm-up epochs): a whole number ≥ ``least``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least {least}")
+        return value
+
+    return parse
+
+
+positive = whole(1)
 
 
 def _task(text: str) -> tasks.Task:
@@ -354,8 +361,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--task", required=True, type=_task, help=TASK_HELP)
     p.add_argument("--backbone", required=True)
-    p.add_argument("--lambda", "--lamda", dest="lam", default="1",
-                   help="λ in [0, 1], or 'adaptive' ('1a'); a suffix wN trains N cross-entropy epochs first (0.5w2)")
+    p.add_argument("--lambda", "--lamda", dest="lam", default="1", help="λ in [0, 1], or 'adaptive' ('1a')")
+    p.add_argument("--warmup", type=whole(0), default=0, help="cross-entropy epochs before λ applies (run names: 0.5w2)")
     p.add_argument("--adaptive", "--isAdaptive", action="store_true", help="adaptive λ = max(0.2, 1 − 0.023·epoch)")
     p.add_argument("--thresh", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)

@@ -48,9 +48,19 @@ class Schedule:
         return ADAPTIVE if self.adaptive else f"{float(self.lam):g}"
 
     @property
+    def lam_token(self) -> str:
+        """λ as run names carry it (the ``lam`` wildcard): ``1``, ``0.75``, ``1a`` (adaptive)."""
+        return ADAPTIVE_TOKEN if self.adaptive else self.key
+
+    @property
+    def warmup_token(self) -> str:
+        """The warm-up as run names carry it after λ (the ``warmup`` wildcard): ``w{n}``, or nothing."""
+        return f"w{self.warmup}" if self.warmup else ""
+
+    @property
     def token(self) -> str:
         """As run names carry it: ``1``, ``0.75``, ``1a`` (adaptive), then ``w{n}`` for a warm-up."""
-        return (ADAPTIVE_TOKEN if self.adaptive else self.key) + (f"w{self.warmup}" if self.warmup else "")
+        return self.lam_token + self.warmup_token
 
     @property
     def label(self) -> str:

@@ -130,14 +130,15 @@ UNET_WEIGHTS = (
 )
 THRESHOLDS = GRID.thresholds
 SEEDS = GRID.seeds
-RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}_t{{thresh}}_s{{seed}}_{{objective}}"
+RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}{{warmup}}_t{{thresh}}_s{{seed}}_{{objective}}"
 
 
 wildcard_constraints:
     task="|".join(TASKS),
     ext="|".join(re.escape(e) for e in EXTERNAL) or "(?!)",
     backbone="|".join(re.escape(b) for b in BACKBONES),
-    lam=r"[0-9.]+a?(w[0-9]+)?",
+    lam=r"[0-9.]+a?",
+    warmup=r"(w[0-9]+)?",
     thresh=r"[0-9.]+",
     seed=r"[0-9]+",
     objective="|".join(OBJECTIVE_REGISTRY),
@@ -209,6 +210,7 @@ def run_options(wildcards):
         "--task": task_argument(wildcards),
         "--backbone": wildcards.backbone,
         "--lambda": wildcards.lam,
+        "--warmup": wildcards.warmup[1:],
         "--thresh": wildcards.thresh,
         "--seed": wildcards.seed,
         "--objective": wildcards.objective,
@@ -237,10 +239,10 @@ def expected_archive(name):
 
 def grid(pattern):
     return [
-        pattern.format(task=t, backbone=b, lam=lam, thresh=th, seed=s, objective=o)
+        pattern.format(task=t, backbone=b, lam=sc.lam_token, warmup=sc.warmup_token, thresh=th, seed=s, objective=o)
         for t in TASKS
         for b in BACKBONES
-        for lam, o in GRID.runs()
+        for sc, o in GRID.runs()
         for th in THRESHOLDS
         for s in SEEDS
     ]

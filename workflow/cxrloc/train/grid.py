@@ -30,15 +30,15 @@ class Grid:
     seeds: tuple[str, ...]
     objectives: tuple[str, ...]
 
-    def runs(self) -> list[tuple[str, str]]:
-        """(λ-schedule token, objective) pairs: λ = 1 is cross-entropy (``ce``) whatever the
-        objective; every other λ runs once per warm-up for each objective with a term; the other
+    def runs(self) -> list[tuple[Schedule, str]]:
+        """(λ schedule with its warm-up, objective) pairs: λ = 1 is cross-entropy (``ce``) whatever
+        the objective; every other λ runs once per warm-up for each objective with a term; the other
         baselines (``ceiling``, ``masked``) run once, at λ = 1."""
         ce = [s for s in self.schedules if s.cross_entropy]
-        pairs = [(ce[0].token, "ce")] if ce else []
-        pairs += [(s.warmed(w).token, o) for s in self.schedules if not s.cross_entropy for w in self.warmups
+        pairs = [(ce[0], "ce")] if ce else []
+        pairs += [(s.warmed(w), o) for s in self.schedules if not s.cross_entropy for w in self.warmups
                   for o in self.objectives if not objectives.get(o).baseline]
-        return pairs + [("1", o) for o in self.objectives if objectives.get(o).baseline and o != "ce"]
+        return pairs + [(Schedule(1.0), o) for o in self.objectives if objectives.get(o).baseline and o != "ce"]
 
 
 def _tasks(config: dict) -> dict[str, Task]:

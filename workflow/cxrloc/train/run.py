@@ -55,14 +55,19 @@ class RunSpec:
 
 
 def resolve_run(dataset: str, task: Task, backbone: str, lam: str, thresh: float, seed: int, settings: dict,
-                objective: str | None = None, adaptive: bool = False, **train) -> RunSpec:
-    """The run these name, checked: ``lam`` is a schedule token (``0.5``, ``0.5w2``: λ and its warm-up
-    epochs), ``settings`` the study's config sections, ``objective`` a registry name (default:
-    ``attention.mode``), ``train`` overrides of ``TrainConfig`` fields. Each error names what to change."""
+                objective: str | None = None, adaptive: bool = False, warmup: int = 0, **train) -> RunSpec:
+    """The run these name, checked: ``lam`` is λ (``0.5``, ``adaptive``; ``0.5w2``, the run-name form,
+    also carries a warm-up), ``warmup`` the cross-entropy epochs before it, ``settings`` the study's
+    config sections, ``objective`` a registry name (default: ``attention.mode``), ``train`` overrides
+    of ``TrainConfig`` fields. Each error names what to change."""
     try:
         schedule = Schedule.parse(lam)
     except ValueError as e:
         raise ConfigError(f"λ {lam}: {e}") from None
+    if warmup and schedule.warmup:
+        raise ConfigError(f"λ {lam} carries a warm-up, and a warm-up of {warmup} was given too: give one")
+    if warmup:
+        schedule = schedule.warmed(warmup)
     if adaptive:
         schedule = dataclasses.replace(schedule, lam=ADAPTIVE)
     attention = config.attention_config(settings)
@@ -71,7 +76,7 @@ def resolve_run(dataset: str, task: Task, backbone: str, lam: str, thresh: float
         raise ConfigError(f"objective {chosen.name} is cross-entropy only: it needs λ 1, not {lam}")
     train_cfg = dataclasses.replace(config.train_config(settings), **train, warmup_epochs=schedule.warmup)
     if schedule.warmed_through(train_cfg.epochs):
-        raise ConfigError(f"λ {lam}: a warm-up of {schedule.warmup} epochs leaves none of train.epochs "
+        raise ConfigError(f"λ {schedule.token}: a warm-up of {schedule.warmup} epochs leaves none of train.epochs "
                           f"({train_cfg.epochs}) for the objective")
     error = objectives.batch_size_error([chosen.name], train_cfg.batch_size)
     if error:
