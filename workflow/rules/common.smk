@@ -94,6 +94,12 @@ def external_cache(name):
     return cache_files(f"{OUT}/external/{name}/cache", external(name)["lesions"])
 
 
+def set_cache(folder):
+    """The image cache of a set of images: the study's (folder ``""``) or an external set's
+    (``external/<name>/``)."""
+    return external_cache(folder.split("/")[1]) if folder else CACHE
+
+
 # Lung segmentation: a trained U-Net (or a given checkpoint) and what it is trained on.
 UNET_CFG = config["unet"]
 UNET_SETTINGS = unet_config(config)  # the typed settings; UNET_CFG keeps the paths
@@ -136,6 +142,7 @@ RUN = f"{{backbone}}_{DS}_{{task}}_la{{lam}}{{warmup}}_t{{thresh}}_s{{seed}}_{{o
 wildcard_constraints:
     task="|".join(TASKS),
     ext="|".join(re.escape(e) for e in EXTERNAL) or "(?!)",
+    set="(" + "|".join(f"external/{re.escape(e)}/" for e in EXTERNAL) + ")?",
     backbone="|".join(re.escape(b) for b in BACKBONES),
     lam=r"[0-9.]+a?",
     warmup=r"(w[0-9]+)?",

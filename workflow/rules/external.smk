@@ -1,5 +1,6 @@
 # External test sets (config key external): synthesize_external (synthetic sets) → external_table →
-# cache_external → precache_external, once per set; evaluate_external, once per run and set.
+# cache_external → precache_masks (the study's rule, its set wildcard external/<name>/), once per
+# set; evaluate_external, once per run and set.
 
 
 rule synthesize_external:
@@ -98,31 +99,6 @@ rule cache_external_plain:
     shell:
         "cxrloc cache-images --splits {input.tables:q} --images {input.images:q} --size {params.size}"
         " --threads {threads} --out {params.out:q} > {log:q} 2>&1"
-
-
-rule precache_external:
-    input:
-        unpack(lambda w: external_cache(w.ext)),
-        unet=UNET,
-    output:
-        lungs=f"{OUT}/external/{{ext}}/masks/lungs.npz",
-        report=f"{OUT}/external/{{ext}}/masks/report.json",
-    log:
-        f"{OUT}/logs/external/{{ext}}/precache_masks.log",
-    conda:
-        ENV
-    threads: 8
-    resources:
-        gpu=GPU,
-        mem_mb=8000,
-        runtime=60,
-    params:
-        cache=folder("images"),
-        postprocess=" --postprocess" if UNET_SETTINGS.postprocess else "",
-        device=config["device"],
-    shell:
-        "cxrloc precache-masks --unet {input.unet:q} --cache {params.cache:q} --device {params.device:q}"
-        "{params.postprocess} --threads {threads} --out {output.lungs:q} --report {output.report:q} > {log:q} 2>&1"
 
 
 rule evaluate_external:

@@ -86,25 +86,26 @@ if not UNET_CFG["checkpoint"]:
             " --figure {output.figure:q} > {log:q} 2>&1"
 
 
+# One rule for the study's images (set "") and each external set's (set "external/<name>/").
 rule precache_masks:
     input:
-        **CACHE,
+        unpack(lambda w: set_cache(w.set)),
         unet=UNET,
     output:
-        lungs=f"{OUT}/masks/lungs.npz",
-        report=f"{OUT}/masks/report.json",
+        lungs=f"{OUT}/{{set}}masks/lungs.npz",
+        report=f"{OUT}/{{set}}masks/report.json",
         figure=report(
-            f"{OUT}/masks/lung_quality.png",
+            f"{OUT}/{{set}}masks/lung_quality.png",
             caption="../report/lung_quality.rst",
             category="Lung masks",
         ),
         table=report(
-            f"{OUT}/masks/lung_quality.html",
+            f"{OUT}/{{set}}masks/lung_quality.html",
             caption="../report/lung_counts.rst",
             category="Lung masks",
         ),
     log:
-        f"{OUT}/logs/precache_masks.log",
+        f"{OUT}/logs/{{set}}precache_masks.log",
     conda:
         ENV
     threads: 8
