@@ -1,11 +1,12 @@
 """The pages written from benchmark results and the registries: ``docs/speed.md`` whole, and marked
 blocks of others (the README's table of the shortcut benchmark's answer, the benchmark's tables in
 ``docs/shortcut.md``, the lung U-Net's figures in ``docs/lungs.md``, the objective and backbone
-registries in ``docs/method.md``). Every figure there is read from a file under ``bench/results/``,
-with the date, machine and commit of the run that wrote it (recorded in the file, or, for a file
-written before cxrloc recorded them, the last commit that changed it); every registry row from its
-record. ``--check`` fails, naming the page, where a page differs from what the files and registries
-say now (a test runs it).
+registries in ``docs/method.md``, every config key in ``config/README.md``). Every figure there is
+read from a file under ``bench/results/``, with the date, machine and commit of the run that wrote
+it (recorded in the file, or, for a file written before cxrloc recorded them, the last commit that
+changed it); every registry row from its record, every key from ``config/schema.yaml``. ``--check``
+fails, naming the page, where a page differs from what the files, registries and schema say now (a
+test runs it).
 
     python bench/pages.py
     python bench/pages.py --check
@@ -28,7 +29,7 @@ BASELINE = "import torch, timm"  # what every job must import; bench/startup.py'
 
 def markers(name: str) -> tuple[str, str]:
     """The lines around a generated block of a page."""
-    return (f"<!-- {name}: written by bench/pages.py from bench/results/; do not edit by hand -->",
+    return (f"<!-- {name}: written by bench/pages.py; do not edit by hand -->",
             f"<!-- end of {name} -->")
 
 
@@ -246,9 +247,27 @@ def backbone_table() -> str:
                   "note"], rows)
 
 
+def config_keys() -> str:
+    """config/README.md's table of every config key, its default and its description, from config/schema.yaml."""
+    import yaml
+
+    def rows(node: dict, prefix: str = ""):
+        for name, spec in node.get("properties", {}).items():
+            if "properties" in spec:
+                yield from rows(spec, f"{prefix}{name}.")
+            else:
+                default = f"`{json.dumps(spec['default'], ensure_ascii=False)}`" if "default" in spec else "–"
+                about = spec.get("description", "").replace("\n", " ")
+                yield [f"`{prefix}{name}`", default.replace("|", "\\|"), about.replace("|", "\\|")]
+
+    schema = yaml.safe_load((ROOT / "config/schema.yaml").read_text())
+    return table(["key", "default", "what it is"], list(rows(schema)))
+
+
 BLOCKS = {ROOT / "README.md": {"the answer": answer, "the demo's cost": demo},
           ROOT / "docs/shortcut.md": {"the tables": shortcut_tables}, ROOT / "docs/lungs.md": {"the lung figures": lungs},
-          ROOT / "docs/method.md": {"the objectives": objective_table, "the backbones": backbone_table}}
+          ROOT / "docs/method.md": {"the objectives": objective_table, "the backbones": backbone_table},
+          ROOT / "config/README.md": {"every key": config_keys}}
 
 
 def with_block(text: str, where: Path, name: str, body: str) -> str:
