@@ -212,7 +212,7 @@ def test_the_new_objectives_plan_on_the_nih_config(tmp_path):
     assert re.search(rf"^train\s+{per_backbone * len(cfg['backbones'])}$", out, re.M)
     for objective in ("actdiff", "swap", "masked"):
         assert f"--objective {objective}" in out
-    assert "--lambda 0.5w2" in out and "--lambda 1 " in out
+    assert "--lambda 0.5 --warmup 2 " in out and "--lambda 1 " in out
 
 
 

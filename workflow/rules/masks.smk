@@ -86,7 +86,7 @@ if not UNET_CFG["checkpoint"]:
             " --figure {output.figure:q} > {log:q} 2>&1"
 
 
-# One rule for the study's images (set "") and each external set's (set "external/<name>/").
+# Lung masks of the study's images (set "") and of each external set's (set "external/<name>/").
 rule precache_masks:
     input:
         unpack(lambda w: set_cache(w.set)),
