@@ -8,12 +8,6 @@ from .. import config
 from ..arguments import positive
 
 
-def _study_unet(run: Path) -> Path | None:
-    """The lung U-Net of the run's study (``results/<dataset>/unet/unet.pt``), where there is one."""
-    path = run.resolve().parent.parent / "unet" / "unet.pt"
-    return path if path.is_file() else None
-
-
 def _predict(args) -> None:
     import torch
 
@@ -22,7 +16,7 @@ def _predict(args) -> None:
 
     torch.set_num_threads(args.threads)
     run = TrainedRun.read(Path(args.run))
-    unet = Path(args.unet) if args.unet else _study_unet(Path(args.run))
+    unet = Path(args.unet) if args.unet else run.study_unet
     root, names = film_names(Path(args.images) if args.images else None, Path(args.table) if args.table else None,
                              Path(args.out))
     with gpu_slot(args.device, fix="give --device cpu") as device:

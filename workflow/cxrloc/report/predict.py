@@ -54,6 +54,12 @@ class TrainedRun:
             raise CheckpointError(f"{model} lacks {e} (written by an older cxrloc): rerun its train job") from None
         return cls(folder, spec, size, _validation_threshold(folder, spec))
 
+    @property
+    def study_unet(self) -> Path | None:
+        """The lung U-Net of the run's study (``results/<dataset>/unet/unet.pt``), where there is one."""
+        path = self.folder.resolve().parent.parent / "unet" / "unet.pt"
+        return path if path.is_file() else None
+
 
 def _validation_threshold(folder: Path, spec: RunSpec) -> float | None:
     """The run's positive-class threshold of Youden's J on validation (metrics.json), for binary tasks;
