@@ -47,58 +47,37 @@ rule external_table:
         "cxrloc external-table --task {params.task:q} --set {wildcards.ext:q}{params.source} --out {output:q} > {log:q} 2>&1"
 
 
-SYNTHETIC_EXTERNAL = "|".join(re.escape(n) for n, e in EXTERNAL.items() if e["kind"] == "synthetic") or "(?!)"
-PLAIN_EXTERNAL = "|".join(re.escape(n) for n, e in EXTERNAL.items() if e["kind"] != "synthetic") or "(?!)"
+# Sets with true lesion masks (synthetic) cache them too; one definition builds both rules.
+LESION_SETS = {n for n, e in EXTERNAL.items() if e["kind"] == "synthetic"}
+for name, lesions in (("cache_external", True), ("cache_external_plain", False)):
 
-
-rule cache_external:
-    input:
-        tables=lambda w: [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS],
-        images=lambda w: external(w.ext)["images"],
-        lesions=lambda w: external(w.ext)["lesions"],
-    output:
-        **cache_files(f"{OUT}/external/{{ext}}/cache", True),
-    log:
-        f"{OUT}/logs/external/{{ext}}/cache_images.log",
-    wildcard_constraints:
-        ext=SYNTHETIC_EXTERNAL,
-    conda:
-        ENV
-    threads: 8
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    params:
-        out=folder("images"),
-        size=config["image_size"],
-    shell:
-        "cxrloc cache-images --splits {input.tables:q} --images {input.images:q} --size {params.size}"
-        " --lesions {input.lesions:q} --threads {threads} --out {params.out:q} > {log:q} 2>&1"
-
-
-rule cache_external_plain:
-    input:
-        tables=lambda w: [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS],
-        images=lambda w: external(w.ext)["images"],
-    output:
-        **cache_files(f"{OUT}/external/{{ext}}/cache", False),
-    log:
-        f"{OUT}/logs/external/{{ext}}/cache_images.log",
-    wildcard_constraints:
-        ext=PLAIN_EXTERNAL,
-    conda:
-        ENV
-    threads: 8
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    params:
-        out=folder("images"),
-        size=config["image_size"],
-        films=lambda w: EXTERNAL_FILMS[w.ext],
-    shell:
-        "cxrloc cache-images --splits {input.tables:q} --images {input.images:q} --size {params.size}"
-        " --threads {threads} --out {params.out:q} > {log:q} 2>&1"
+    rule:
+        name:
+            name
+        input:
+            tables=lambda w: [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS],
+            images=lambda w: external(w.ext)["images"],
+            lesions=lambda w: external(w.ext)["lesions"] or [],
+        output:
+            **cache_files(f"{OUT}/external/{{ext}}/cache", lesions),
+        log:
+            f"{OUT}/logs/external/{{ext}}/cache_images.log",
+        wildcard_constraints:
+            ext="|".join(re.escape(n) for n in EXTERNAL if (n in LESION_SETS) == lesions) or "(?!)",
+        conda:
+            ENV
+        threads: 8
+        resources:
+            mem_mb=4000,
+            runtime=120,
+        params:
+            out=folder("images"),
+            size=config["image_size"],
+            lesions=lambda w, input: option("--lesions", input.lesions),
+            films=lambda w: EXTERNAL_FILMS[w.ext],
+        shell:
+            "cxrloc cache-images --splits {input.tables:q} --images {input.images:q} --size {params.size}"
+            "{params.lesions} --threads {threads} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule evaluate_external:
