@@ -18,6 +18,7 @@ pytestmark = pytest.mark.workflow
 def test_tables_have_a_column_per_lambda_and_a_block_per_backbone(study):
     md = (study / OUT / "tables/md/tiny_ne_t0.5_lambda.md").read_text()
     assert "λ = 1" in md and "λ = 0.5" in md and "ResNet18" in md
+    assert md.startswith("### tiny ne (No Finding, Effusion), objective soft: test metrics per λ"), md[:200]
     tex = (study / OUT / "tables/tex/tiny_ne_t0.5_lambda.tex").read_text()
     assert "\\toprule" in tex and "$\\lambda$ = 0.5" in tex and tex.isascii()
     appendix = (study / OUT / "tables/appendix.tex").read_text()
@@ -293,6 +294,9 @@ def test_objectives_grid_with_a_ceiling_gives_a_paired_shortcut_report(study, tm
                    "ΔAUC vs CE [95% CI]"):
         assert column in report
     assert all(f"| {o}" in report for o in ("swap", "ceiling", "toy"))
+    for objective in ("swap", "toy"):  # each objective's own tables say which it is
+        table = (tmp_path / OUT / f"tables/md/tiny_ne_t0.5_{objective}_w1_lambda.md").read_text()
+        assert f"objective {objective}_w1: test metrics per λ" in table.splitlines()[0]
     assert "nan" not in report  # one seed: no interval, no "nan"
     ceiling = json.loads((tmp_path / OUT / "runs/resnet_tiny_tiny_ne_la1_t0.5_s0_ceiling/metrics.json").read_text())
     assert "test_iid" in ceiling and ceiling["run"]["objective"] == "ceiling"

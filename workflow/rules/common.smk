@@ -226,6 +226,11 @@ def run_options(wildcards):
     return "".join(option(flag, value) for flag, value in words.items())
 
 
+def evaluation_options(wildcards):
+    """``run_options`` and the evaluation's own settings, shared by evaluate and evaluate_external."""
+    return f"{run_options(wildcards)} --bootstrap {config['evaluate']['bootstrap']}"
+
+
 def weights_file(wildcards):
     """The backbone's pretrained weights for a training job; none when it trains from scratch."""
     if not PRETRAINED:

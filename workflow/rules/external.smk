@@ -100,12 +100,11 @@ rule evaluate_external:
         mem_mb=8000,
         runtime=30,
     params:
-        run=run_options,
+        run=evaluation_options,
         cache=folder("images"),
         markers=lambda w, input: option("--markers", input.markers),
-        bootstrap=config["evaluate"]["bootstrap"],
     shell:
         "cxrloc evaluate{params.run} --splits {input.table:q} --cache {params.cache:q} --lungs {input.lungs:q}"
-        " --threads {threads}{params.markers} --model {input.model:q} --bootstrap {params.bootstrap}"
+        " --threads {threads}{params.markers} --model {input.model:q}"
         " --external {wildcards.ext:q} --internal {input.internal:q}"
         " --out {output:q} > {log:q} 2>&1"

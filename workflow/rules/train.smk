@@ -78,12 +78,11 @@ rule evaluate:
         mem_mb=8000,
         runtime=30,
     params:
-        run=run_options,
+        run=evaluation_options,
         cache=folder("images"),
         markers=lambda w, input: option("--markers", input.markers),
-        bootstrap=config["evaluate"]["bootstrap"],
         locset=lambda w, input: option("--localization", input.locset),
     shell:
         "cxrloc evaluate{params.run} --splits {input.splits:q} --cache {params.cache:q} --lungs {input.lungs:q}"
-        " --threads {threads}{params.markers} --model {input.model:q} --bootstrap {params.bootstrap}{params.locset}"
+        " --threads {threads}{params.markers} --model {input.model:q}{params.locset}"
         " --out {output.metrics:q} > {log:q} 2>&1"

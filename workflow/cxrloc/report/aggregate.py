@@ -52,6 +52,9 @@ def _task_tables(part: pd.DataFrame, dataset: str, thresh, out: Path, suffix: st
     """The per-λ, cross-entropy vs proposed and paired tables of one task's runs, on their own test
     or, ``on`` an external set, on that set (λ still chosen on the study's own val)."""
     name, task = part["task"].iloc[0], _title(part)
+    objective = ", ".join(v for v in dict.fromkeys(part["variant"]) if v != "ce")
+    if objective:  # what the columns at λ < 1 trained with: no table leaves a reader to guess it
+        task += f", objective {objective}"
     tag = f"{dataset}_{name}_t{thresh:g}{suffix}"
     test = f"the external set {on}" if on else "test"
     made = _write(tables.lambda_table(tables.cells(part), is_binary(part["classes"].iloc[0])), out, f"{tag}_lambda",
