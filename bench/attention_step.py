@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from cxrloc.lungs.boxes import lung_box
 from cxrloc.lungs.regions import box_regions
-from cxrloc.train.attention import AttentionConfig, objective
+from cxrloc.objectives import get
+from cxrloc.train.attention import AttentionConfig, objective_loss
 from cxrloc.train.cam import capture
 from cxrloc.train.models import create
 from provenance import stamp
@@ -47,8 +48,8 @@ def ce_step(model, layer, opt, x, y, boxes, kinds, unet):
 def ours_step(model, layer, opt, x, y, boxes, kinds, unet):
     with capture(layer) as seen:
         logits = model(x)
-    parts = objective(logits, seen[-1], y, lambda labels: box_regions(boxes, kinds[labels], x.shape[-1]), 0.5, 0.5,
-                      AttentionConfig(mode="soft"))
+    parts = objective_loss(get("soft"), logits, seen[-1], y, lambda labels: box_regions(boxes, kinds[labels], x.shape[-1]),
+                           0.5, 0.5, AttentionConfig(mode="soft"))
     opt.zero_grad()
     parts.loss.backward()
     opt.step()

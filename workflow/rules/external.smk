@@ -48,7 +48,6 @@ rule external_table:
 
 
 # Sets with true lesion masks (synthetic) cache them too; one definition builds both rules.
-LESION_SETS = {n for n, e in EXTERNAL.items() if e["kind"] == "synthetic"}
 for name, lesions in (("cache_external", True), ("cache_external_plain", False)):
 
     rule:
@@ -63,7 +62,7 @@ for name, lesions in (("cache_external", True), ("cache_external_plain", False))
         log:
             f"{OUT}/logs/external/{{ext}}/cache_images.log",
         wildcard_constraints:
-            ext="|".join(re.escape(n) for n in EXTERNAL if (n in LESION_SETS) == lesions) or "(?!)",
+            ext="|".join(re.escape(n) for n in EXTERNAL if bool(external(n)["lesions"]) == lesions) or "(?!)",
         conda:
             ENV
         threads: 8

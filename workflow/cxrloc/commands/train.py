@@ -23,14 +23,14 @@ def _spec(args):
                        args.objective, args.adaptive, args.warmup, **train)
 
 
-def _splits_data(args, spec, names, required=("train", "val", "test")):
+def _splits_data(args, spec, names, markers, required=("train", "val", "test")):
     """The named splits of the run ``spec`` (cxrloc.train.splitdata.run_splits), and the identity of its inputs."""
     from ..data.imagecache import ImageCache
     from ..lungs.lungcache import LungCache
     from ..train.splitdata import input_identity, run_splits
 
     cache, lungs = ImageCache(Path(args.cache)), LungCache.read(Path(args.lungs))
-    data = run_splits(spec, Path(args.splits), cache, lungs, names, required, _markers(args))
+    data = run_splits(spec, Path(args.splits), cache, lungs, names, required, markers)
     return data, input_identity(Path(args.splits), cache, lungs)
 
 
@@ -79,7 +79,7 @@ def _train(args) -> None:
     from ..train.job import Preempted, train
 
     spec = _spec(args)
-    (tr, va), inputs = _splits_data(args, spec, ["train", "val"])
+    (tr, va), inputs = _splits_data(args, spec, ["train", "val"], _markers(args))
     try:
         train(spec, tr, va, Path(args.out), inputs)
     except Preempted:
@@ -93,22 +93,21 @@ def _evaluate(args) -> None:
     from ..data.imagecache import ImageCache
     from ..train.evaluate import evaluate
 
+    if args.external and not args.internal:
+        raise config.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
+    spec, markers = _spec(args), _markers(args)
     if args.external:
-        if not args.internal:
-            raise config.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
         from ..train.results import read_result
 
-        spec = _spec(args)
-        (te,), _ = _splits_data(args, spec, ["test"], required=("test",))
+        (te,), _ = _splits_data(args, spec, ["test"], markers, required=("test",))
         threshold = (read_result(args.internal).localization or {}).get("iou_threshold")
-        r = evaluate(spec, Path(args.model), None, te, Path(args.out), args.bootstrap, markers=_markers(args),
+        r = evaluate(spec, Path(args.model), None, te, Path(args.out), args.bootstrap, markers=markers,
                      external=args.external, iou_threshold=threshold)
     else:
-        spec = _spec(args)
-        (va, te, iid), _ = _splits_data(args, spec, ["val", "test", "test_iid"])
+        (va, te, iid), _ = _splits_data(args, spec, ["val", "test", "test_iid"], markers)
         locset = pd.read_csv(args.localization, dtype={"patient": str}) if args.localization else None
         r = evaluate(spec, Path(args.model), va, te, Path(args.out), args.bootstrap, locset, ImageCache(Path(args.cache)),
-                     _markers(args), iid)
+                     markers, iid)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
 
 
