@@ -227,8 +227,62 @@ def run_options(wildcards):
 
 
 def evaluation_options(wildcards):
-    """``run_options`` and the evaluation's own settings, shared by evaluate and evaluate_external."""
-    return f"{run_options(wildcards)} --bootstrap {config['evaluate']['bootstrap']}"
+    """``run_options`` and the evaluation's own settings (with the external set it tests on, if any),
+    shared by evaluate and evaluate_external."""
+    external = option("--external", wildcards.get("ext"))
+    return f"{run_options(wildcards)} --bootstrap {config['evaluate']['bootstrap']}{external}"
+
+
+def evaluation_inputs(scope):
+    """What an evaluation reads besides the model: the study's test with its localization set
+    (``scope`` ""), or an external set's test with the run's own metrics, whose val chose the CAM
+    threshold (``scope`` "external/{ext}/")."""
+
+    def inputs(w):
+        if not scope:
+            own = {"splits": f"{OUT}/splits/{w.task}.csv", "locset": locset(w.task), "markers": MARKERS or []}
+            return {**CACHE, **own, "lungs": f"{OUT}/masks/lungs.npz"}
+        ext = {"splits": f"{OUT}/external/{w.ext}/{w.task}.csv", "markers": external(w.ext)["markers"] or []}
+        internal = f"{run_dir(**dict(w.items()))}/metrics.json"
+        return {
+            **external_cache(w.ext),
+            **ext,
+            "lungs": f"{OUT}/external/{w.ext}/masks/lungs.npz",
+            "internal": internal,
+        }
+
+    return inputs
+
+
+def evaluation_reads(wildcards, input):
+    """The evaluation's optional inputs as options: markers, localization set, the run's own metrics."""
+    reads = {"--markers": input.markers, "--localization": input.get("locset"), "--internal": input.get("internal")}
+    return "".join(option(flag, value) for flag, value in reads.items())
+
+
+def cache_inputs(scope):
+    """What a set's image cache is built from: its tables (the study's splits, with the
+    localization sets as extra tables, or an external set's tables), films and lesion masks."""
+
+    def inputs(w):
+        if not scope:
+            extra = [f for t in TASKS for f in locset(t)]
+            return {
+                "tables": expand(f"{OUT}/splits/{{task}}.csv", task=TASKS),
+                "extra": extra,
+                "images": IMAGES,
+                "lesions": LESIONS or [],
+            }
+        ext = external(w.ext)
+        tables = [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS]
+        return {"tables": tables, "extra": [], "images": ext["images"], "lesions": ext["lesions"] or []}
+
+    return inputs
+
+
+def films_of(wildcards):
+    """The digest of the films a set's cache reads: an external set's or the study's own."""
+    return EXTERNAL_FILMS[wildcards.ext] if wildcards.get("ext") else FILMS
 
 
 def weights_file(wildcards):

@@ -166,27 +166,37 @@ else:
             "{params.test_list}{params.bboxes}{params.skip}{params.table} --out {output.splits:q} > {log:q} 2>&1"
 
 
-rule cache_images:
-    input:
-        splits=expand(f"{OUT}/splits/{{task}}.csv", task=TASKS),
-        locsets=[f for t in TASKS for f in locset(t)],
-        images=IMAGES,
-        lesions=LESIONS or [],
-    output:
-        **CACHE,
-    log:
-        f"{OUT}/logs/cache_images.log",
-    conda:
-        ENV
-    threads: 8
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    params:
-        out=folder("images"),
-        size=config["image_size"],
-        lesions=lambda w, input: option("--lesions", input.lesions),
-        films=FILMS,
-    shell:
-        "cxrloc cache-images --splits {input.splits:q} --extra {input.locsets:q} --images {input.images:q}"
-        " --size {params.size}{params.lesions} --threads {threads} --out {params.out:q} > {log:q} 2>&1"
+# The study's image cache and each external set's (with lesion masks or without): one definition
+# builds the three rules.
+for name, scope, lesions in (
+    ("cache_images", "", bool(LESIONS)),
+    ("cache_external", "external/{ext}/", True),
+    ("cache_external_plain", "external/{ext}/", False),
+):
+
+    rule:
+        name:
+            name
+        input:
+            unpack(cache_inputs(scope)),
+        output:
+            **cache_files(f"{OUT}/{scope}cache", lesions),
+        log:
+            f"{OUT}/logs/{scope}cache_images.log",
+        wildcard_constraints:
+            ext="|".join(re.escape(n) for n in EXTERNAL if bool(external(n)["lesions"]) == lesions) or "(?!)",
+        conda:
+            ENV
+        threads: 8
+        resources:
+            mem_mb=4000,
+            runtime=120,
+        params:
+            out=folder("images"),
+            size=config["image_size"],
+            extra=lambda w, input: option("--extra", input.extra),
+            lesions=lambda w, input: option("--lesions", input.lesions),
+            films=films_of,
+        shell:
+            "cxrloc cache-images --splits {input.tables:q}{params.extra} --images {input.images:q}"
+            " --size {params.size}{params.lesions} --threads {threads} --out {params.out:q} > {log:q} 2>&1"

@@ -57,32 +57,33 @@ rule train:
         " --threads {threads}{params.markers}{params.weights} --out {params.out:q} > {log:q} 2>&1"
 
 
-rule evaluate:
-    input:
-        **CACHE,
-        model=f"{run_dir()}/model.pt",
-        splits=f"{OUT}/splits/{{task}}.csv",
-        lungs=f"{OUT}/masks/lungs.npz",
-        locset=locset(),
-        markers=MARKERS or [],
-    output:
-        metrics=f"{run_dir()}/metrics.json",
-        cams=f"{run_dir()}/cams.npz",
-    log:
-        f"{OUT}/logs/evaluate/{RUN}.log",
-    conda:
-        ENV
-    threads: config["train"]["threads"]
-    resources:
-        gpu=GPU,
-        mem_mb=8000,
-        runtime=30,
-    params:
-        run=evaluation_options,
-        cache=folder("images"),
-        markers=lambda w, input: option("--markers", input.markers),
-        locset=lambda w, input: option("--localization", input.locset),
-    shell:
-        "cxrloc evaluate{params.run} --splits {input.splits:q} --cache {params.cache:q} --lungs {input.lungs:q}"
-        " --threads {threads}{params.markers} --model {input.model:q}{params.locset}"
-        " --out {output.metrics:q} > {log:q} 2>&1"
+# The study's evaluation and each external set's: one definition builds both rules.
+for name, scope, outputs in (
+    ("evaluate", "", {"metrics": f"{run_dir()}/metrics.json", "cams": f"{run_dir()}/cams.npz"}),
+    ("evaluate_external", "external/{ext}/", {"metrics": f"{run_dir()}/external/{{ext}}.json"}),
+):
+
+    rule:
+        name:
+            name
+        input:
+            unpack(evaluation_inputs(scope)),
+            model=f"{run_dir()}/model.pt",
+        output:
+            **outputs,
+        log:
+            f"{OUT}/logs/evaluate/{scope}{RUN}.log",
+        conda:
+            ENV
+        threads: config["train"]["threads"]
+        resources:
+            gpu=GPU,
+            mem_mb=8000,
+            runtime=30,
+        params:
+            run=evaluation_options,
+            cache=folder("images"),
+            reads=evaluation_reads,
+        shell:
+            "cxrloc evaluate{params.run} --splits {input.splits:q} --cache {params.cache:q} --lungs {input.lungs:q}"
+            " --threads {threads}{params.reads} --model {input.model:q} --out {output.metrics:q} > {log:q} 2>&1"
