@@ -225,7 +225,7 @@ def objective_table() -> str:
     rows = []
     for o in BUILTIN:
         if o.baseline:
-            kind = "baseline, λ = 1" + ("; trained without the confounder" if o.erase_marker else "") + (
+            kind = "baseline, λ = 1" + ("; trained on copies whose confounder carries no label" if o.unconfounded else "") + (
                 "; sees the lungs alone" if o.mask_input else "")
         elif o.heat:
             kind = f"map term on the {reads[o.heat]}" + ("" if o.graph_through_cam else ", no gradient")

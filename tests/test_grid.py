@@ -28,7 +28,8 @@ def test_the_grid_runs_each_objective_with_a_term_at_every_lambda_and_warm_up_an
     ({"image_size": 32, "objectives": ["signed"]}, "config key image_size 32: resnet18's Grad-CAM layer"),
     ({"warmups": [2]}, "config key warmups: a warm-up of 2 epochs with train.epochs 2 leaves no epoch"),
     ({"objectives": ["ceiling"], "source": {"kind": "synthetic", "synthetic": {"patients": 20}}},
-     "config key objectives: ceiling trains without the confounder, and source.kind synthetic draws none"),
+     "config key objectives: ceiling trains on copies whose confounder carries no label, and source.kind synthetic "
+     "draws none"),
     ({"objectives": ["ce", "swapp"]}, "config key objectives: unknown objective 'swapp'; valid objectives: ce, ceiling"),
     ({"attention": {"mode": "masked"}}, "config key attention.mode: masked has no term; name it in objectives"),
     ({"objectives": ["swap"], "train": {"batch_size": 1, "epochs": 1}},

@@ -114,7 +114,17 @@ def test_real_films_get_findings_in_the_lower_lung_and_markers_where_placed(film
 
     assert table.groupby("patient")["split"].nunique().max() == 1, "folds take whole patients"
     assert set(table["split"]) == {"train", "val", "test", "test_iid"} and len(table) == 90
-    markers = pd.read_csv(tmp_path / "a/markers.csv").set_index("Image Index")
+    markers = pd.read_csv(tmp_path / "a/markers.csv", keep_default_na=False).set_index("Image Index")
+    assert ((table["split"] == "test").to_numpy() == (markers.loc[table["image"], "ceiling"] == "").to_numpy()).all()
+    for row in table[table["split"] != "test"].itertuples():
+        copy = markers.loc[row.image, "ceiling"]
+        for sub in ("images", "lesion_masks"):
+            assert (tmp_path / "a" / sub / copy).read_bytes() == (tmp_path / "b" / sub / copy).read_bytes()
+        film, twin = (read_gray(tmp_path / "a/images" / n).copy() for n in (row.image, copy))
+        spot = box_slices(*markers.loc[copy, ["top", "left", "size"]], 96)
+        assert (twin[spot] == 255).all() == markers.loc[copy, "marker"]
+        film[spot] = twin[spot] = 0
+        assert np.array_equal(film, twin), "the ceiling's copy: the same film and finding but for the marker"
     shares = []
     for row in table.itertuples():
         image, fluid = (read_gray(tmp_path / "a" / sub / row.image) for sub in ("images", "lesion_masks"))

@@ -108,11 +108,33 @@ def test_the_in_lung_marker_lies_in_the_lungs_and_outside_the_target_region():
 def test_markers_csv_gives_every_image_its_box(tmp_path):
     meta = synthesize(SyntheticConfig(patients=12, image_size=48, confounder_rate=0.8, marker_placement="lung"), tmp_path / "s")
     markers = Markers.read(tmp_path / "s/markers.csv")
-    assert list(markers.table.index) == list(meta["Image Index"])
+    assert [n for n in markers.table.index if not n.startswith("ceiling/")] == list(meta["Image Index"])
     for name in meta["Image Index"]:
         rows, cols = markers.slices(name, 48)
         lungs = np.asarray(Image.open(tmp_path / "s/lung_masks" / name)) > 0
         assert lungs[rows, cols].all()
+
+
+def test_the_ceiling_copies_carry_the_marker_at_the_shifted_rate_whatever_the_label(tmp_path):
+    """Every film outside the shifted cohort has a copy, the same film but for the marker, which
+    the copy carries at the shifted cohort's rate (0.5) in both classes; shifted films have none."""
+    meta = synthesize(SyntheticConfig(patients=300, image_size=24, confounder_rate=0.9, seed=2,
+                                      finding_weights={"No Finding": 0.5, "Effusion": 0.5}), tmp_path / "s")
+    markers = Markers.read(tmp_path / "s/markers.csv")
+    dev = meta[~meta["shifted"]]
+    assert (markers.table.loc[meta.loc[meta["shifted"], "Image Index"], "ceiling"] == "").all()
+    copies = markers.ceiling_of(dev["Image Index"])
+    for name, copy in zip(dev["Image Index"], copies):
+        film, twin = (np.asarray(Image.open(tmp_path / "s/images" / n)) for n in (name, copy))
+        spot = markers.slices(copy, 24)
+        assert markers.table.loc[copy, "marker"] == (twin[spot] == 255).all()
+        outside = np.ones_like(film, bool)
+        outside[spot] = False
+        assert np.array_equal(film[outside], twin[outside]), "the same film but for the marker"
+    positive = (dev["Finding Labels"] != "No Finding").to_numpy()
+    films, drawn = markers.carries(dev["Image Index"]), markers.carries(copies)
+    assert films[positive].mean() > 0.8 > 0.2 > films[~positive].mean()
+    assert drawn[positive].mean() == pytest.approx(0.5, abs=0.1) and drawn[~positive].mean() == pytest.approx(0.5, abs=0.1)
 
 
 def test_confounder_rate_is_what_was_asked():
@@ -133,12 +155,15 @@ def test_several_images_per_patient_and_every_finding():
 
 
 def test_deterministic_from_a_seed(tmp_path):
-    cfg = SyntheticConfig(patients=12, image_size=64, seed=5)
+    cfg = SyntheticConfig(patients=12, image_size=64, seed=5, confounder_rate=0.8)
     synthesize(cfg, tmp_path / "a")
     synthesize(cfg, tmp_path / "b")
     for sub in ("images", "lung_masks", "lesion_masks"):
-        for f in sorted((tmp_path / "a" / sub).iterdir()):
-            assert np.array_equal(np.asarray(Image.open(f)), np.asarray(Image.open(tmp_path / "b" / sub / f.name)))
+        files = sorted(f.relative_to(tmp_path / "a") for f in (tmp_path / "a" / sub).rglob("*.png"))
+        assert files == sorted(f.relative_to(tmp_path / "b") for f in (tmp_path / "b" / sub).rglob("*.png"))
+        for f in files:
+            assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / f)), np.asarray(Image.open(tmp_path / "b" / f)))
+    assert (tmp_path / "a/markers.csv").read_text() == (tmp_path / "b/markers.csv").read_text()
     assert (tmp_path / "a" / "Data_Entry.csv").read_text() == (tmp_path / "b" / "Data_Entry.csv").read_text()
     other = metadata(SyntheticConfig(patients=12, image_size=64, seed=6))
     assert not other["Finding Labels"].equals(pd.read_csv(tmp_path / "a" / "Data_Entry.csv")["Finding Labels"])

@@ -320,18 +320,21 @@ def study_splits(study, objective: str, names: list[str], markers=None, **attent
                       LungCache.read(study / OUT / "masks/lungs.npz"), names, markers=markers)
 
 
-def test_a_ceiling_learns_without_the_marker_and_is_tested_with_it(study):
+def test_a_ceiling_trains_on_copies_whose_marker_carries_no_label_and_is_tested_on_the_films(study):
     from cxrloc.data.marker import Markers
 
     markers = Markers.read(study / OUT / "raw/markers.csv")
-    ceiling, plain = (study_splits(study, o, ["train", "test"], markers) for o in ("ceiling", "ce"))
-    for split, erased in ((0, True), (1, False)):
-        names = plain[split].names
-        has = markers.carries(names)
-        assert has.any()
-        bright = np.array([ceiling[split].images[i][markers.slices(n, 36)].float().max() > 150  # resized to 36 px
+    ceiling, plain = (study_splits(study, o, ["train", "val", "test"], markers) for o in ("ceiling", "ce"))
+    for k, copied in ((0, True), (1, True), (2, False)):
+        names = markers.ceiling_of(plain[k].names) if copied else plain[k].names
+        assert ceiling[k].names == names and (ceiling[k].labels == plain[k].labels).all()
+        bright = np.array([ceiling[k].images[i][markers.slices(n, 36)].float().max() > 150  # resized to 36 px
                            for i, n in enumerate(names)])
-        assert not bright.any() if erased else (bright == has).all()
+        assert (bright == markers.carries(names)).all(), "the marker is drawn, never erased"
+    positive = plain[0].labels.numpy() == 1
+    films, copies = markers.carries(plain[0].names), markers.carries(ceiling[0].names)
+    assert films[positive].mean() > 0.6 > 0.4 > films[~positive].mean(), "the films' marker follows the label"
+    assert 0.25 < copies[positive].mean() < 0.75 and 0.25 < copies[~positive].mean() < 0.75, "the copies' does not"
 
 
 def test_a_masked_run_sees_only_the_dilated_lungs_in_every_split(study):

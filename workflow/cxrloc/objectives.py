@@ -40,7 +40,7 @@ class Objective:
     heat: str | None = None  # map terms: CAM, SIGNED_CAM or INPUT_GRADIENT
     second_pass: str | None = None  # second-pass terms: module:function of the transformed batch
     graph_through_cam: bool = True  # False: the CAM is built without gradient (the published term)
-    erase_marker: bool = False  # train and validate with the synthetic confounder erased
+    unconfounded: bool = False  # trains and validates on the ceiling copies: the confounder carries no label
     mask_input: bool = False  # the classifier sees only the (dilated) lung mask, in training and evaluation
     pairs: bool = False  # takes part of each image from another image of its batch: batches of two or more
 
@@ -68,7 +68,8 @@ def _second(name, doc, function, transform, **kw):
 
 BUILTIN = (
     Objective("ce", "cross-entropy alone (λ = 1)"),
-    Objective("ceiling", "cross-entropy with the synthetic confounder erased from train and val", erase_marker=True),
+    Objective("ceiling", "cross-entropy on train and val copies whose confounder is drawn at the shifted test's rate, "
+                         "whatever the label", unconfounded=True),
     Objective("masked", "cross-entropy on the lung mask's content only (segment, then classify)", mask_input=True),
     _map("soft", "1 − mean over the target region of sigmoid((CAM − t)/τ)", "soft_fraction"),
     _map("published", "the original's hard region fraction, without gradient", "hard_fraction",

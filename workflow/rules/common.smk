@@ -10,6 +10,7 @@ import shutil
 from cxrloc.backbones import canonical
 from cxrloc.config import unet_config
 from cxrloc.data.manifest import films_digest
+from cxrloc.data.marker import LAYOUT as MARKER_LAYOUT
 from cxrloc.train.grid import GridError, plan
 from cxrloc.objectives import REGISTRY as OBJECTIVE_REGISTRY
 from cxrloc.resources import train_mem_mb, train_runtime
@@ -262,7 +263,8 @@ def evaluation_reads(wildcards, input):
 
 def cache_inputs(scope):
     """What a set's image cache is built from: its tables (the study's splits, with the
-    localization sets as extra tables, or an external set's tables), films and lesion masks."""
+    localization sets as extra tables, or an external set's tables), films and lesion masks, and
+    for the study the markers table (the ceiling copies)."""
 
     def inputs(w):
         if not scope:
@@ -272,10 +274,11 @@ def cache_inputs(scope):
                 "extra": extra,
                 "images": IMAGES,
                 "lesions": LESIONS or [],
+                "markers": MARKERS or [],
             }
         ext = external(w.ext)
         tables = [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS]
-        return {"tables": tables, "extra": [], "images": ext["images"], "lesions": ext["lesions"] or []}
+        return {"tables": tables, "extra": [], "images": ext["images"], "lesions": ext["lesions"] or [], "markers": []}
 
     return inputs
 

@@ -22,6 +22,7 @@ if SYNTHETIC:
         params:
             settings=settings("source"),
             raw=folder("metadata"),
+            layout=MARKER_LAYOUT,
         shell:
             "cxrloc synthesize --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
 
@@ -47,6 +48,7 @@ elif IMPLANTED:
             settings=settings("source"),
             raw=folder("metadata"),
             films=films_digest(SOURCE["root"]),
+            layout=MARKER_LAYOUT,
         shell:
             "cxrloc implant --films {input.films:q} --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
 
@@ -196,7 +198,8 @@ for name, scope, lesions in (
             size=config["image_size"],
             extra=lambda w, input: option("--extra", input.extra),
             lesions=lambda w, input: option("--lesions", input.lesions),
+            markers=lambda w, input: option("--markers", input.markers),
             films=films_of,
         shell:
             "cxrloc cache-images --splits {input.tables:q}{params.extra} --images {input.images:q}"
-            " --size {params.size}{params.lesions} --threads {threads} --out {params.out:q} > {log:q} 2>&1"
+            " --size {params.size}{params.lesions}{params.markers} --threads {threads} --out {params.out:q} > {log:q} 2>&1"

@@ -23,6 +23,7 @@ rule synthesize_external:
     params:
         settings=lambda w: json.dumps({"source": {"synthetic": EXTERNAL[w.ext]["synthetic"]}}, sort_keys=True),
         raw=folder("metadata"),
+        layout=MARKER_LAYOUT,
     shell:
         "cxrloc synthesize --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
 

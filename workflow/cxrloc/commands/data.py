@@ -124,7 +124,12 @@ def _cache_images(args) -> None:
 
     from ..data.imagecache import build_cache
 
-    names = pd.concat([pd.read_csv(f, usecols=["image"]) for f in args.splits + args.extra])["image"].tolist()
+    names = list(dict.fromkeys(pd.concat([pd.read_csv(f, usecols=["image"]) for f in args.splits + args.extra])["image"]))
+    if args.markers:
+        from ..data.marker import Markers
+
+        copies = Markers.read(Path(args.markers)).table["ceiling"].reindex(names)
+        names += [c for c in copies if isinstance(c, str) and c]
     cache = build_cache(names, Path(args.images), Path(args.out), args.size, args.threads,
                         Path(args.lesions) if args.lesions else None)
     print(f"cached {len(cache.index)} images at {args.size} px in {args.out}")
@@ -209,5 +214,6 @@ def register(sub) -> None:
     p.add_argument("--size", type=positive, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--lesions", help="folder of true lesion masks with the images' names")
+    p.add_argument("--markers", help="generated sets: markers.csv, whose ceiling copies of the images are cached too")
     p.add_argument("--threads", type=positive, default=config.default_of("train.threads"))
     p.set_defaults(func=_cache_images)

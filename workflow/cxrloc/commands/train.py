@@ -60,8 +60,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda or cuda:N (overrides the settings' top-level device)")
     p.add_argument("--threads", type=positive, help="CPU threads")
     p.add_argument("--weights", help="the backbone's pretrained weights (a file from fetch-weights; with train.pretrained)")
-    p.add_argument("--markers", help="synthetic sets: markers.csv (the confounder's box per image: the ceiling "
-                                     "erases it, the evaluation measures its use)")
+    p.add_argument("--markers", help="generated sets: markers.csv (the confounder's box per image, and the "
+                                     "ceiling copies the ceiling trains on; the evaluation measures its use)")
 
 
 def _fetch_weights(args) -> None:

@@ -6,7 +6,9 @@ variants, letterboxed to ``image_size``: a positive carries a simulated pleural 
 from the film's true lung mask (``cxrloc.data.effusion``), a negative none. The confounder is the
 synthetic set's marker (``cxrloc.data.marker``: in the upper-right corner, or inside the upper lung
 field), drawn with the probability that follows the label at ``confounder_rate`` in train, val
-and ``test_iid``, and 0.5 for both classes in the shifted ``test``. Folds take whole patients.
+and ``test_iid``, and 0.5 for both classes in the shifted ``test``; every variant outside the
+shifted test has a ceiling copy (``images/ceiling/``) whose marker is drawn at 0.5 whatever the
+label. Folds take whole patients.
 
 It writes the synthetic source's side files, so every later stage works unchanged:
 ``images/``, ``lesion_masks/`` (the fluid), ``markers.csv`` and ``Data_Entry.csv`` (``image``,
@@ -29,8 +31,8 @@ from ..errors import CxrlocError
 from .effusion import draw, implant
 from .imagecache import read_gray
 from .letterbox import Letterbox
+from .marker import CEILING, box_slices, ceiling_name, corner_box, upper_lung_square
 from .marker import COLUMNS as MARKER_COLUMNS
-from .marker import box_slices, corner_box, upper_lung_square
 from .synthetic import marker_probability
 
 NEGATIVE, POSITIVE = "No Finding", "Effusion"
@@ -69,21 +71,21 @@ def folds(films: pd.DataFrame, shares: dict[str, float], rng: np.random.Generato
     return films["patient"].map(assign_patients(counts, shares, rng))
 
 
-def variant(gray: np.ndarray, lungs: np.ndarray, positive: bool, marker_p: float, cfg: ImplantedConfig,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, bool, tuple[float, float, float]]:
-    """One variant of a letterboxed film: the image, its fluid, whether it carries the marker, and the
-    marker's box (drawn or not). Finding and marker draw from their own streams of ``rng``."""
+def variant(gray: np.ndarray, lungs: np.ndarray, positive: bool, marked: bool, cfg: ImplantedConfig,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """One variant of a letterboxed film: the image, its fluid and the marker's box (drawn when
+    ``marked``). Finding and box draw from their own streams of ``rng``: the same for a seed, marked
+    or not."""
     finding_rng, marker_rng = rng.spawn(2)
     lesion = np.zeros_like(lungs)
     if positive:
         opacity, lesion = draw(lungs, finding_rng, cfg.effusion)
         gray = implant(gray, opacity)
     box = corner_box() if cfg.marker_placement == "corner" else upper_lung_square(lungs, marker_rng)
-    marked = bool(marker_rng.random() < marker_p)
     if marked:
         gray = gray.copy()
         gray[box_slices(*box, gray.shape[0])] = 255
-    return gray, lesion, marked, box
+    return gray, lesion, box
 
 
 def _save(array: np.ndarray, path: Path) -> None:
@@ -98,7 +100,7 @@ def implant_films(root: Path, cfg: ImplantedConfig, out: Path) -> pd.DataFrame:
     rows, markers = [], []
     with atomic_dir(out) as tmp:
         for sub in ("images", "lesion_masks"):
-            (tmp / sub).mkdir()
+            (tmp / sub / CEILING).mkdir(parents=True)
         for i, film in enumerate(tqdm(films.itertuples(index=False), total=len(films), desc="implant", unit="film")):
             gray, mask = read_gray(root / "images" / f"{film.id}.png"), read_gray(root / "masks" / f"{film.id}.png") > 127
             if mask.shape != gray.shape or not mask.any():
@@ -108,13 +110,20 @@ def implant_films(root: Path, cfg: ImplantedConfig, out: Path) -> pd.DataFrame:
             for k in range(cfg.variants):
                 rng = np.random.default_rng([cfg.seed, i, k])
                 label = POSITIVE if rng.random() < cfg.positive_rate else NEGATIVE
-                p = marker_probability(label, film.split == "test", cfg.confounder_rate)
-                image, lesion, marked, box = variant(gray, lungs, label == POSITIVE, p, cfg, rng)
+                shifted = film.split == "test"
                 name = f"{film.id}_v{k}.png"
-                _save(image, tmp / "images" / name)
-                _save(lesion.astype(np.uint8) * 255, tmp / "lesion_masks" / name)
+                marked = {name: bool(rng.random() < marker_probability(label, shifted, cfg.confounder_rate))}
+                copy = "" if shifted else ceiling_name(name)
+                if copy:  # the ceiling's copy: the marker at the shifted test's rate, whatever the label
+                    u = np.random.default_rng([cfg.seed, i, k, 1]).random()
+                    marked[copy] = bool(u < marker_probability(label, True, cfg.confounder_rate))
+                for image, drawn in marked.items():
+                    pixels, lesion, box = variant(gray, lungs, label == POSITIVE, drawn, cfg,
+                                                  np.random.default_rng([cfg.seed, i, k]))
+                    _save(pixels, tmp / "images" / image)
+                    _save(lesion.astype(np.uint8) * 255, tmp / "lesion_masks" / image)
+                    markers.append([image, drawn, *box, copy if image == name else ""])
                 rows.append({"image": name, "label": label, "patient": film.patient, "split": film.split})
-                markers.append([name, marked, *box])
         table = pd.DataFrame(rows)
         table.to_csv(tmp / "Data_Entry.csv", index=False)
         pd.DataFrame(markers, columns=MARKER_COLUMNS).to_csv(tmp / "markers.csv", index=False)

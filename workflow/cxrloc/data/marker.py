@@ -3,8 +3,10 @@ inside the upper lung field (``lung``: inside the lungs, outside effusion's targ
 
 Every image has a marker box, whether or not the marker is drawn on it (``markers.csv``:
 ``marker``, and the box's ``top``, ``left`` and ``size`` as fractions of the image side), so
-that the ceiling run can erase it and the evaluation can paste it into marker-free images at
-that image's own place. Numpy and pandas only.
+that the evaluation can paste it into marker-free images at that image's own place. Every film
+outside the shifted test also has a ceiling copy (column ``ceiling``: its name; a row of its own):
+the same film with the marker drawn at the shifted test's rate, independently of the label, which
+the ceiling run trains and validates on. Numpy and pandas only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ if TYPE_CHECKING:
 MARKER_SIZE = 0.07  # side, as a fraction of the image side
 MARKER_MARGIN = 0.04  # corner placement: distance from the top and right edges
 PLACEMENTS = ("corner", "lung")
-COLUMNS = ["Image Index", "marker", "top", "left", "size"]
+COLUMNS = ["Image Index", "marker", "top", "left", "size", "ceiling"]
+LAYOUT = 2  # of the generated sets' side files: a new layout regenerates them
+
+
+CEILING = "ceiling"  # the subfolder of the ceiling copies, beside the films they copy
+
+
+def ceiling_name(name: str) -> str:
+    """The name of a film's ceiling copy (a subfolder's, so that no reader of the films takes it for one)."""
+    return f"{CEILING}/{name}"
 
 
 def box_slices(top: float, left: float, size: float, n: int) -> tuple[slice, slice]:
@@ -67,7 +78,7 @@ class Markers:
     def read(cls, path: Path) -> Markers:
         import pandas as pd
 
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, dtype={"ceiling": str}, keep_default_na=False)
         missing = [c for c in COLUMNS if c not in table.columns]
         if missing:
             raise CxrlocError(f"{path} lacks column(s) {', '.join(missing)}: it was written by an older cxrloc; "
@@ -77,6 +88,15 @@ class Markers:
     def carries(self, names) -> np.ndarray:
         """Whether each image carries the drawn marker (images not in the table: no)."""
         return self.table["marker"].reindex(list(names), fill_value=False).to_numpy(bool)
+
+    def ceiling_of(self, names) -> list[str]:
+        """The ceiling copy of each image; an image without one is an error naming it."""
+        copies = self.table["ceiling"].reindex(list(names))
+        missing = copies.index[copies.isna() | (copies == "")]
+        if len(missing):
+            raise CxrlocError(f"{missing[0]} (and {len(missing) - 1} more) has no ceiling copy in the markers table: "
+                              "only films outside the shifted test have one")
+        return copies.tolist()
 
     def slices(self, name: str, n: int) -> tuple[slice, slice]:
         """The image's marker box in its ``n``-pixel version."""

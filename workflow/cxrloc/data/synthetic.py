@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from ..atomic import atomic_dir, atomic_write_text
 from ..config import ConfigError, SyntheticConfig
+from .marker import CEILING, PLACEMENTS, box_slices, ceiling_name, corner_box, upper_lung_square
 from .marker import COLUMNS as MARKER_COLUMNS
-from .marker import PLACEMENTS, box_slices, corner_box, upper_lung_square
 from .metadata import NIH_COLUMNS
 
 FINDINGS = ("No Finding", "Effusion", "Pneumothorax", "Subcutaneous Emphysema", "Cardiomegaly")
@@ -237,6 +237,18 @@ def marker_probability(label: str, shifted: bool, rate: float | None) -> float:
     return rate if label != "No Finding" else 1.0 - rate
 
 
+def _radiograph(cfg: SyntheticConfig, i: int, findings: list[str], marker: bool) -> Radiograph:
+    """Image ``i`` of the cohort: its patient, findings and exposure, with or without the marker."""
+    return draw(np.random.default_rng([cfg.seed, i]), cfg.image_size, findings, cfg.lesion_contrast, marker,
+                cfg.marker_placement)
+
+
+def ceiling_marker(cfg: SyntheticConfig, i: int) -> bool:
+    """Whether image ``i``'s ceiling copy carries the marker: drawn at the shifted cohort's rate,
+    independently of the label, from a stream of its own."""
+    return bool(np.random.default_rng([cfg.seed, i, 1]).random() < marker_probability("", True, cfg.confounder_rate))
+
+
 def metadata(cfg: SyntheticConfig) -> pd.DataFrame:
     """The cohort: one row per image in NIH's columns, plus ``shifted`` and ``marker``."""
     rng = np.random.default_rng(cfg.seed)
@@ -257,24 +269,28 @@ def _save_png(path: Path, array: np.ndarray) -> None:
 
 
 def synthesize(cfg: SyntheticConfig, out: Path) -> pd.DataFrame:
-    """Write images/, lung_masks/, lesion_masks/, Data_Entry.csv and test_list.txt under ``out``."""
+    """Write images/ (the ceiling copies in images/ceiling/), lung_masks/, lesion_masks/, Data_Entry.csv, markers.csv
+    and test_list.txt under ``out``."""
     meta = metadata(cfg)
     with atomic_dir(out) as tmp:
         for sub in ("images", "lung_masks", "lesion_masks"):
             (tmp / sub).mkdir()
-        boxes = []
+        for sub in ("images", "lesion_masks"):
+            (tmp / sub / CEILING).mkdir()
+        markers = []
         for i, row in enumerate(tqdm(meta.itertuples(index=False), total=len(meta), desc="synthesize", unit="img")):
-            rng = np.random.default_rng([cfg.seed, i])
-            findings = row[1].split("|")
-            r = draw(rng, cfg.image_size, findings, cfg.lesion_contrast, bool(row[-1]), cfg.marker_placement)
-            name = row[0]
-            boxes.append(r.marker_box)
-            _save_png(tmp / "images" / name, (r.image * 255).round().astype(np.uint8))
-            _save_png(tmp / "lung_masks" / name, r.lungs.astype(np.uint8) * 255)
-            _save_png(tmp / "lesion_masks" / name, r.lesion.astype(np.uint8) * 255)
+            findings, name = row[1].split("|"), row[0]
+            films = {name: _radiograph(cfg, i, findings, bool(row.marker))}
+            _save_png(tmp / "lung_masks" / name, films[name].lungs.astype(np.uint8) * 255)
+            copy = "" if row.shifted or cfg.confounder_rate is None else ceiling_name(name)
+            if copy:
+                films[copy] = _radiograph(cfg, i, findings, ceiling_marker(cfg, i))
+            for image, r in films.items():
+                _save_png(tmp / "images" / image, (r.image * 255).round().astype(np.uint8))
+                _save_png(tmp / "lesion_masks" / image, r.lesion.astype(np.uint8) * 255)
+                markers.append([image, r.marker, *r.marker_box, copy if image == name else ""])
         meta[NIH_COLUMNS].to_csv(tmp / "Data_Entry.csv", index=False)
-        markers = meta[["Image Index", "marker"]].assign(**dict(zip(("top", "left", "size"), np.array(boxes).T)))
-        markers[MARKER_COLUMNS].to_csv(tmp / "markers.csv", index=False)
+        pd.DataFrame(markers, columns=MARKER_COLUMNS).to_csv(tmp / "markers.csv", index=False)
         shifted = meta.loc[meta["shifted"], "Image Index"]
         atomic_write_text(tmp / "test_list.txt", "".join(f"{n}\n" for n in shifted))
     return meta

@@ -3,7 +3,7 @@ over paired seeds (same data, same initialization), with λ chosen on validation
 
 Reads the runs' JSONs: ``test`` is the shifted test (the confounder uninformative),
 ``test_iid`` the test from the training distribution; ``shortcut.flip_rate`` measures use of
-the confounder directly; ``ceiling`` runs never saw it.
+the confounder directly; ``ceiling`` runs trained where it carried no label (the shifted test's rate).
 """
 
 from __future__ import annotations

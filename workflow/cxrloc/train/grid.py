@@ -84,13 +84,14 @@ def _check_warmups(config: dict, grid: Grid) -> None:
 
 
 def _check_confounder(config: dict, grid: Grid) -> None:
-    """Objectives that erase the confounder need a source that draws one (and records where)."""
+    """Objectives that train on copies whose confounder carries no label need a source that draws one."""
     source = config["source"]
-    erasing = [o for o in grid.objectives if objectives.get(o).erase_marker]
+    copied = [o for o in grid.objectives if objectives.get(o).unconfounded]
     drawn = source["kind"] == "implanted" or (
         source["kind"] == "synthetic" and source.get("synthetic", {}).get("confounder_rate") is not None)
-    if erasing and not drawn:
-        raise GridError(f"config key objectives: {', '.join(erasing)} trains without the confounder, and source.kind "
+    if copied and not drawn:
+        raise GridError(f"config key objectives: {', '.join(copied)} trains on copies whose confounder carries no "
+                        f"label, and source.kind "
                         f"{source['kind']} draws none (only synthetic sets with source.synthetic.confounder_rate and "
                         "the implanted source do)")
 

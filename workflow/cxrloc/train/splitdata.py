@@ -42,18 +42,14 @@ class SplitData:
 
 
 def load_split(splits: pd.DataFrame, split: str, cache: ImageCache, lungs: LungCache,
-               erase: Markers | None = None) -> SplitData:
-    """One split's images, labels, boxes and masks; ``erase`` blanks the synthetic confounder's
-    box in every image (the ceiling run: a model that never sees it)."""
+               copies: Markers | None = None) -> SplitData:
+    """One split's images, labels, boxes and masks; with ``copies``, each film's ceiling copy instead
+    (the ceiling run: the confounder drawn whatever the label)."""
     part = splits[splits["split"] == split]
-    names = part["image"].tolist()
+    names = part["image"].tolist() if copies is None else copies.ceiling_of(part["image"])
     rows = cache.rows(names)
     lesions = cache.lesions()
     images = np.array(cache.images()[rows])
-    if erase is not None:
-        for image, name in zip(images, names):
-            rows_, cols = erase.slices(name, image.shape[-1])
-            image[rows_, cols] = image[min(rows_.stop, image.shape[0] - 1), max(cols.start - 1, 0)]
     return SplitData(
         names=names,
         images=torch.from_numpy(images),
@@ -101,18 +97,18 @@ def input_identity(splits: Path, cache: ImageCache, lungs: LungCache) -> dict[st
 def run_splits(spec: RunSpec, splits: Path, cache: ImageCache, lungs: LungCache, names: list[str],
                required=("train", "val", "test"), markers: Markers | None = None) -> list[SplitData | None]:
     """The named splits as the run's objective sees them (those the split table has; the ``required``
-    ones must hold every class): a ceiling run learns without the confounder (erased from train and
-    val) and is tested on the same images as every run; a masked run sees only the lungs, in every
-    split."""
+    ones must hold every class): a ceiling run trains and validates on the films' ceiling copies,
+    whose confounder carries no label, and is tested on the same images as every run; a masked run
+    sees only the lungs, in every split."""
     from ..data.splits import check_splits
 
     table = read_splits(splits)
     check_splits(table, spec.task, splits, required)
-    if spec.objective.erase_marker and markers is None:
-        raise ConfigError(f"objective {spec.objective.name} erases the synthetic confounder: it needs the markers "
-                          "table (--markers)")
-    erase = {"train", "val"} if spec.objective.erase_marker else set()
-    data = [load_split(table, n, cache, lungs, erase=markers if n in erase else None)
+    if spec.objective.unconfounded and markers is None:
+        raise ConfigError(f"objective {spec.objective.name} trains on the films' ceiling copies: it needs the "
+                          "markers table (--markers)")
+    copied = {"train", "val"} if spec.objective.unconfounded else set()
+    data = [load_split(table, n, cache, lungs, copies=markers if n in copied else None)
             if (table["split"] == n).any() else None for n in names]
     if spec.objective.mask_input:
         data = [d and mask_lungs(d, spec.attention.mask_margin, spec.attention.fill) for d in data]
