@@ -64,43 +64,63 @@ def mean(cell: str) -> float:
     return float(cell.split("±")[0])
 
 
-BENCHMARKS = (  # set, marker placement, the dataset's shortcut table
-    ("synthetic phantoms, 64 px", "corner", "shortcut_ne_t0.5_shortcut.md"),
-    ("synthetic phantoms, 64 px", "in the lung", "shortcut_lung_ne_t0.5_shortcut.md"),
-    ("real films, implanted effusion, 96 px", "corner", "shortcut_real_ne_t0.5_shortcut.md"),
-    ("real films, implanted effusion, 96 px", "in the lung", "shortcut_real_lung_ne_t0.5_shortcut.md"),
+BENCHMARKS = (  # set, cue, the dataset
+    ("synthetic phantoms, 64 px", "square, corner", "shortcut"),
+    ("synthetic phantoms, 64 px", "square, in the lung", "shortcut_lung"),
+    ("real films, implanted effusion, 96 px", "square, corner", "shortcut_real"),
+    ("real films, implanted effusion, 96 px", "square, in the lung", "shortcut_real_lung"),
+    ("real films, implanted effusion, 96 px", "text outside the lungs", "shortcut_real_text"),
+    ("real films, implanted effusion, 96 px", "acquisition style", "shortcut_real_style"),
+    ("real films, implanted effusion, 96 px", "tube in the lower lung", "shortcut_real_tube"),
 )
 
 
+def shortcut_table(dataset: str) -> str:
+    return f"{dataset}_ne_t0.5_shortcut.md"
+
+
 def answer() -> str:
-    """The README's key table: cross-entropy, swap (λ chosen on val) and the ceiling on each benchmark."""
+    """The README's key table: per setting, the shifted AUC of cross-entropy, masked, soft, swap (λ
+    chosen on val) and the ceiling, with swap's gap closed and marker flips."""
     from cxrloc.report.shortcut import gap_closed
 
     rows = []
-    for data, marker, name in BENCHMARKS:
-        if not (RESULTS / name).exists():
+    for data, cue, dataset in BENCHMARKS:
+        if not (RESULTS / shortcut_table(dataset)).exists():
             continue
-        t = md_rows(name)
+        t = md_rows(shortcut_table(dataset))
         ce, swap, ceiling = t["ce"], t["swap"], t["ceiling"]
-        rows.append([data, marker, ce["shifted AUC"], f"{swap['shifted AUC']} ({swap['λ']})", ceiling["shifted AUC"],
-                     swap["ΔAUC vs CE [95% CI]"], swap["p"],
+        chosen = [f"{t[o]['shifted AUC']} ({t[o]['λ']})" if o in t else "–" for o in ("soft", "swap")]
+        rows.append([data, cue, ce["shifted AUC"], t["masked"]["shifted AUC"] if "masked" in t else "–", *chosen,
+                     ceiling["shifted AUC"],
                      gap_closed(mean(swap["shifted AUC"]), mean(ce["shifted AUC"]), mean(ceiling["shifted AUC"])),
-                     f"{mean(ce['marker flips']):.3f} → {mean(swap['marker flips']):.3f}",
-                     f"{swap.get('marker-free AUC', '–')} / {ceiling.get('marker-free AUC', '–')}"])
-    header = ["set", "marker", "cross-entropy", "swap", "ceiling", "swap − CE [95% CI]", "p", "gap closed",
-              "marker flips, CE → swap", "marker-free AUC, swap / ceiling"]
+                     f"{mean(ce['marker flips']):.3f} → {mean(swap['marker flips']):.3f}"])
+    header = ["set", "cue", "cross-entropy", "masked", "soft (λ)", "swap (λ)", "ceiling", "swap: gap closed",
+              "cue flips, CE → swap"]
     return f"Shifted-test AUC, mean ± sd over 5 paired seeds (`bench/results/*_shortcut.md`):\n\n{table(header, rows)}"
 
 
+def cue_coverage(dataset: str) -> str:
+    """Where the pipeline's U-Net puts the drawn cue: its share inside the lung mask and the target region."""
+    path = RESULTS / f"{dataset}_ne.coverage.json"
+    if not path.exists() or not load(path.name).get("cue"):
+        return ""
+    shares = "; ".join(f"inside the {r['inside']}: {r['mean']:.2f} (10th percentile {r['p10']:.2f})"
+                       for r in load(path.name)["cue"])
+    return f"The drawn cue, as the pipeline's U-Net segments the films ({path.name}): {shares}.\n"
+
+
 def shortcut_tables() -> str:
-    """docs/shortcut.md's tables: each benchmark's objectives (λ chosen on val) and its verdict."""
+    """docs/shortcut.md's tables: each benchmark's objectives (λ chosen on val), its verdict and where its cue lies."""
     parts = []
-    for data, marker, name in BENCHMARKS:
+    for data, cue, dataset in BENCHMARKS:
+        name = shortcut_table(dataset)
         for path in (RESULTS / name, RESULTS / name.replace(".md", "_verdict.md")):
             if path.exists():
-                parts.append(f"**{data}, marker {marker}** (`bench/results/{path.name}`; {provenance(path.name)})\n\n"
+                parts.append(f"**{data}, {cue}** (`bench/results/{path.name}`; {provenance(path.name)})\n\n"
                              + "\n".join(line for line in path.read_text().splitlines() if line.startswith("|")) + "\n")
-    return "\n".join(parts)
+        parts.append(cue_coverage(dataset) if (RESULTS / name).exists() else "")
+    return "\n".join(p for p in parts if p)
 
 
 def lungs() -> str:
@@ -196,15 +216,18 @@ def speed() -> str:
                            f"{v['s_per_100_epochs_estimate'] / 60:.0f} min"] for k, v in steps.items()])
                  + "\nThe 100 epochs are an estimate, not yet measured end to end (a GPU was not lent since).\n")
     timing_rows = []
-    for name in ("shortcut_timing.json", "shortcut_real_timing.json"):
+    for name in ("shortcut_timing.json", "shortcut_real_timing.json", *(f"shortcut_real_{c}_timing.json"
+                                                                         for c in ("text", "style", "tube"))):
         if (RESULTS / name).exists():
             data = load(name)
-            timing_rows.append([data.get("config", "config/shortcut.yaml"), data.get("cores", 2),
-                                data.get("unet_minutes", "–"), data["corner"]["minutes"], data["lung"]["minutes"],
-                                data["total_minutes"], provenance(name).split(": ", 1)[1]])
-    parts.append("## The shortcut benchmarks\n\nBoth marker placements at once, one core each "
-                 "(`python bench/shortcut.py`; with `--shared-unet` the lung U-Net first, on both cores), minutes:\n\n"
-                 + table(["config", "cores", "U-Net", "corner done", "in-lung done", "total", "date, machine, commit"],
+            done = ", ".join(f"{k} {v['minutes']}" for k, v in data.items() if isinstance(v, dict) and "minutes" in v)
+            timing_rows.append([data.get("config", "config/shortcut.yaml"), data.get("confounder", "square"),
+                                data.get("cores", 2), data.get("unet_minutes", "–"), done, data["total_minutes"],
+                                provenance(name).split(": ", 1)[1]])
+    parts.append("## The shortcut benchmarks\n\nOne confounder per command (`python bench/shortcut.py`; the square's two "
+                 "placements at once, one core each; with `--shared-unet` the lung U-Net first, on both cores), "
+                 "minutes:\n\n"
+                 + table(["config", "cue", "cores", "U-Net", "settings done", "total", "date, machine, commit"],
                          timing_rows))
     return "\n".join(parts)
 

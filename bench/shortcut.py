@@ -1,14 +1,16 @@
-"""The shortcut benchmark, both marker placements: a shortcut config (by default
-``config/shortcut.yaml``, synthetic radiographs; ``config/shortcut_real.yaml`` the real films with
-an implanted effusion) with its marker in the corner, and its twin with the marker inside the
-upper lung field (dataset ``<dataset>_lung``). Runs Snakemake on both at once (the cores split
-between them, so that neither half's serial start leaves a core idle), times them, and keeps the
-paired tables, the verdicts, the figures, the finding coverage and the U-Net's report in
-``bench/results/``. With ``--shared-unet`` the lung U-Net is trained once, on all cores, before
-both placements start (the real films' U-Net does not depend on the placement).
+"""The shortcut benchmark of one confounder: a shortcut config (by default ``config/shortcut.yaml``,
+synthetic radiographs; ``config/shortcut_real.yaml`` the real films with an implanted effusion).
+For the square marker, both placements: the config's own (the corner) and its twin with the marker
+inside the upper lung field (dataset ``<dataset>_lung``), run at once (the cores split between
+them, so that neither half's serial start leaves a core idle). For another cue of the implanted
+source (``--confounder text``, ``style`` or ``tube``), the config with that cue (dataset
+``<dataset>_<cue>``). Times them and keeps the paired tables, the verdicts, the figures, the
+finding and cue coverage and the U-Net's report in ``bench/results/``. With ``--shared-unet`` the
+lung U-Net is trained once, on all cores, first (the real films' U-Net depends on no cue).
 
     python bench/shortcut.py --cores 2
     python bench/shortcut.py --cores 2 --config config/shortcut_real.yaml --shared-unet
+    python bench/shortcut.py --cores 2 --config config/shortcut_real.yaml --shared-unet --confounder text
 """
 
 from __future__ import annotations
@@ -29,16 +31,23 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
 
-def configs(config: Path, work: Path, unet: str | None) -> dict[str, Path]:
-    """The corner config as it is, and its in-lung twin written into ``work`` (reading ``unet`` when given)."""
-    corner = yaml.safe_load(config.read_text())
-    kind = corner["source"]["kind"]
-    lung = {**corner, "dataset": f"{corner['dataset']}_lung"}
-    lung["source"] = {**corner["source"], kind: {**corner["source"][kind], "marker_placement": "lung"}}
-    if unet:
-        lung["unet"] = {**corner.get("unet", {}), "checkpoint": unet}
-    (work / f"{lung['dataset']}.yaml").write_text(yaml.safe_dump(lung, sort_keys=False))
-    return {"corner": config, "lung": work / f"{lung['dataset']}.yaml"}
+def configs(config: Path, confounder: str, work: Path, unet: str | None) -> dict[str, Path]:
+    """The settings to run, each a config written into ``work`` (reading ``unet`` when given): for the
+    square, the corner config as it is and its in-lung twin; for another cue, the config with it."""
+    base = yaml.safe_load(config.read_text())
+    kind = base["source"]["kind"]
+    if confounder == "square":
+        variants = {"corner": (base["dataset"], {}), "lung": (f"{base['dataset']}_lung", {"marker_placement": "lung"})}
+    else:
+        variants = {confounder: (f"{base['dataset']}_{confounder}", {"confounder": confounder})}
+    written = {}
+    for setting, (dataset, source) in variants.items():
+        cfg = {**base, "dataset": dataset, "source": {**base["source"], kind: {**base["source"][kind], **source}}}
+        if unet:
+            cfg["unet"] = {**base.get("unet", {}), "checkpoint": unet}
+        written[setting] = work / f"{dataset}.yaml"
+        written[setting].write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return written
 
 
 def keep(dataset: str) -> list[str]:
@@ -67,9 +76,12 @@ def snakemake(venv: Path, cores: str, config: Path, *targets: str, **popen) -> s
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cores", type=int, default=2, help="in all; each placement gets half")
-    ap.add_argument("--config", type=Path, default=ROOT / "config/shortcut.yaml", help="the corner placement's config")
-    ap.add_argument("--shared-unet", action="store_true", help="train the lung U-Net once, first, for both placements")
+    ap.add_argument("--cores", type=int, default=2, help="in all; split between the settings")
+    ap.add_argument("--config", type=Path, default=ROOT / "config/shortcut.yaml", help="the benchmark's config (the "
+                                                                                     "square in the corner)")
+    ap.add_argument("--shared-unet", action="store_true", help="train the lung U-Net once, first, for every setting")
+    ap.add_argument("--confounder", default="square", choices=["square", "text", "style", "tube"],
+                    help="the cue (the implanted source's source.implanted.confounder; synthetic: square only)")
     a = ap.parse_args()
     work = ROOT / "results" / "bench"
     work.mkdir(parents=True, exist_ok=True)
@@ -84,30 +96,32 @@ def main() -> None:
             print(f"the lung U-Net on {a.cores} core(s), log {(work / f'{dataset}_unet.log').relative_to(ROOT)}", flush=True)
             if snakemake(venv, str(a.cores), a.config, unet, env=env, stdout=out, stderr=subprocess.STDOUT).wait():
                 sys.exit(f"the lung U-Net failed: see {work / f'{dataset}_unet.log'}")
-    cores = str(max(1, a.cores // 2))
+    settings = configs(a.config, a.confounder, work, unet)
+    cores = str(max(1, a.cores // len(settings)))
     running = {}
-    for placement, config in configs(a.config, work, unet).items():
-        log = work / f"{dataset}_{placement}.log"
-        print(f"{placement}: Snakemake on {cores} core(s), log {log.relative_to(ROOT)}", flush=True)
+    for setting, config in settings.items():
+        log = work / f"{dataset}_{setting}.log"
+        print(f"{setting}: Snakemake on {cores} core(s), log {log.relative_to(ROOT)}", flush=True)
         with log.open("w") as out:
-            running[placement] = (config, snakemake(venv, cores, config, env=env, stdout=out, stderr=subprocess.STDOUT))
-    report = {**stamp(), "config": str(a.config.resolve().relative_to(ROOT)), "cores": a.cores}
+            running[setting] = (config, snakemake(venv, cores, config, env=env, stdout=out, stderr=subprocess.STDOUT))
+    report = {**stamp(), "config": str(a.config.resolve().relative_to(ROOT)), "confounder": a.confounder,
+              "cores": a.cores}
     if unet:
         report["unet_minutes"] = round((time.time() - tic) / 60, 1)
     while running:
         time.sleep(5)
-        for placement, (config, job) in list(running.items()):
+        for setting, (config, job) in list(running.items()):
             if job.poll() is None:
                 continue
             if job.returncode:
-                sys.exit(f"the {placement} placement failed (exit {job.returncode}): see "
-                         f"{work / f'{dataset}_{placement}.log'}")
-            del running[placement]
+                sys.exit(f"the {setting} setting failed (exit {job.returncode}): see {work / f'{dataset}_{setting}.log'}")
+            del running[setting]
             name = yaml.safe_load(config.read_text())["dataset"]
-            report[placement] = {"dataset": name, "minutes": round((time.time() - tic) / 60, 1), "kept": keep(name)}
-            print(json.dumps({placement: report[placement]}), flush=True)
+            report[setting] = {"dataset": name, "minutes": round((time.time() - tic) / 60, 1), "kept": keep(name)}
+            print(json.dumps({setting: report[setting]}), flush=True)
     report["total_minutes"] = round((time.time() - tic) / 60, 1)
-    (RESULTS / f"{dataset}_timing.json").write_text(json.dumps(report, indent=1) + "\n")
+    timing = f"{dataset}_timing.json" if a.confounder == "square" else f"{dataset}_{a.confounder}_timing.json"
+    (RESULTS / timing).write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
 
 

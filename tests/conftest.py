@@ -101,3 +101,22 @@ def own_study(study, tmp_path_factory) -> Path:
     (hostile / "own.yaml").write_text(yaml.safe_dump(cfg))
     snakemake(hostile, "--configfile", str(hostile / "own.yaml"))
     return hostile
+
+
+REAL = SHARED / "data/real-lungs"
+
+
+@pytest.fixture(scope="module")
+def films(tmp_path_factory):
+    """The first 30 real films of ../shared/data/real-lungs with their masks, and their patients
+    (read in place)."""
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("films")
+    table = pd.read_csv(REAL / "labels.csv", dtype=str).sort_values("id").head(30)
+    for sub in ("images", "masks"):
+        (folder / sub).mkdir()
+        for i in table["id"]:
+            (folder / sub / f"{i}.png").symlink_to(REAL / sub / f"{i}.png")
+    table[["id", "patient"]].to_csv(folder / "labels.csv", index=False)
+    return folder

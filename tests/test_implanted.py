@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 from cxrloc.config import EffusionConfig, ImplantedConfig
+from cxrloc.data.cues import box_slices, corner_box
 from cxrloc.data.effusion import draw, implant, lungs_of
 from cxrloc.data.imagecache import read_gray
 from cxrloc.data.implanted import implant_films
 from cxrloc.data.letterbox import Letterbox
-from cxrloc.data.marker import box_slices, corner_box
 from cxrloc.lungs.augment import with_opacities
 from cxrloc.lungs.boxes import lung_box
 from cxrloc.lungs.coverage import share_inside
@@ -23,10 +23,9 @@ from cxrloc.lungs.regions import box_regions
 from cxrloc.tasks import KINDS
 from scipy import ndimage
 
-from .conftest import SHARED
+from .conftest import REAL
 from .workflow import TINY, snakemake
 
-REAL = SHARED / "data/real-lungs"
 needs_films = pytest.mark.skipif(not (REAL / "labels.csv").exists(),
                                  reason=f"needs the real radiographs with lung masks in {REAL} (not shipped: licenses)")
 
@@ -83,19 +82,6 @@ def test_the_share_of_a_finding_inside_its_region():
     assert share[0] == 1 and share[1] == 0.5 and share[2].isnan()
 
 
-@pytest.fixture(scope="module")
-def films(tmp_path_factory):
-    """The first 30 real films with their masks, and their patients (read in place)."""
-    folder = tmp_path_factory.mktemp("films")
-    table = pd.read_csv(REAL / "labels.csv", dtype=str).sort_values("id").head(30)
-    for sub in ("images", "masks"):
-        (folder / sub).mkdir()
-        for i in table["id"]:
-            (folder / sub / f"{i}.png").symlink_to(REAL / sub / f"{i}.png")
-    table[["id", "patient"]].to_csv(folder / "labels.csv", index=False)
-    return folder
-
-
 def truth(films, name: str, size: int) -> np.ndarray:
     mask = read_gray(films / "masks" / f"{name.rsplit('_v', 1)[0]}.png") > 127
     return Letterbox(*mask.shape, size).fit(mask.astype(np.uint8) * 255) > 127
@@ -148,10 +134,12 @@ def test_real_films_get_findings_in_the_lower_lung_and_markers_where_placed(film
 @pytest.mark.workflow
 def test_the_tiny_study_runs_on_implanted_real_films_end_to_end(films, tmp_path):
     """Implant, a U-Net trained on the films' own masks (whole patients held out), splits from the
-    folds, cross-entropy, swap and the ceiling, the finding coverage and the shortcut verdict."""
+    folds, cross-entropy, swap and the ceiling against a tube in the lower lung, the finding's and
+    the tube's coverage and the shortcut verdict."""
     cfg = yaml.safe_load(TINY.read_text())
     cfg.update(dataset="real", objectives=["swap", "ceiling"], backbones=["resnet_tiny"], image_size=32,
-               source={"kind": "implanted", "root": str(films), "implanted": {"image_size": 64, "variants": 3}})
+               source={"kind": "implanted", "root": str(films),
+                       "implanted": {"image_size": 64, "variants": 3, "confounder": "tube"}})
     cfg["train"].update(epochs=1, cam_layer="layer3")
     cfg["unet"] = {"encoder": "resnet18", "decoder_channels": [16, 8, 8, 8, 8], "image_size": 32, "epochs": 1}
     (tmp_path / "real.yaml").write_text(yaml.safe_dump(cfg))
@@ -161,10 +149,14 @@ def test_the_tiny_study_runs_on_implanted_real_films_end_to_end(films, tmp_path)
     assert splits.groupby("patient")["split"].nunique().max() == 1 and len(splits) == 90
     unet = json.loads((out / "unet/report.json").read_text())
     assert unet["held_out_patients"] > 0 and 0 < unet["dice_mean"] <= 1 and unet["opacities"] == 0.5
-    coverage = json.loads((out / "masks/ne.coverage.json").read_text())["classes"]
-    assert [c["class"] for c in coverage] == ["Effusion"] and 0 <= coverage[0]["p10"] <= coverage[0]["mean"] <= 1
+    coverage = json.loads((out / "masks/ne.coverage.json").read_text())
+    assert [c["class"] for c in coverage["classes"]] == ["Effusion"]
+    assert [c["inside"] for c in coverage["cue"]] == ["lung mask", "Effusion's region: lower (box)"]
+    for row in coverage["classes"] + coverage["cue"]:
+        assert row["images"] > 0 and 0 <= row["p10"] <= row["mean"] <= 1
     swap = json.loads((out / "runs/resnet_tiny_real_ne_la0.5_t0.5_s0_swap/metrics.json").read_text())
     assert swap["localization"]["n"] > 0 and 0 <= swap["shortcut"]["auc_unmarked"] <= 1
+    assert 0 <= swap["shortcut"]["cam_energy_marker"] <= 1, "Grad-CAM on the tube"
     verdict = (out / "tables/md/real_ne_t0.5_shortcut_verdict.md").read_text()
     assert "| swap" in verdict and "keeps the finding" in verdict
 

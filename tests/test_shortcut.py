@@ -4,7 +4,8 @@ how much of the CAM sits on it."""
 import pandas as pd
 import torch
 from cxrloc.config import AttentionConfig
-from cxrloc.data.marker import Markers, box_slices, corner_box
+from cxrloc.data.cues import box_slices, corner_box, dumps, square
+from cxrloc.data.marker import Markers
 from cxrloc.tasks import BUILTIN
 from cxrloc.train.evaluate import shortcut_use
 from cxrloc.train.run import RunSpec
@@ -50,8 +51,8 @@ def ignorer():
 
 
 CORNER = box_slices(*corner_box(), 64)
-MARKERS = Markers(pd.DataFrame([{"Image Index": f"{i}.png", "marker": i >= 6, **dict(zip(("top", "left", "size"), corner_box()))}
-                                for i in range(10)]).set_index("Image Index"))
+MARKERS = Markers(pd.DataFrame([{"Image Index": f"{i}.png", "marker": i >= 6, **dict(zip(("top", "left", "size"), corner_box())),
+                                 "cue": dumps(square(corner_box()))} for i in range(10)]).set_index("Image Index"))
 
 
 def split(n=10):

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from cxrloc.config import SyntheticConfig
-from cxrloc.data.marker import Markers, box_slices
+from cxrloc.data.cues import box_slices
+from cxrloc.data.marker import Markers
 from cxrloc.data.metadata import NIH_COLUMNS
 from cxrloc.data.synthetic import (
     FINDINGS,

@@ -163,10 +163,11 @@ class ImplantedConfig:
     variants: int  # per film, each drawn afresh
     positive_rate: float
     confounder_rate: float
-    marker_placement: str
+    marker_placement: str  # of the square
     folds: dict[str, float]
     effusion: EffusionConfig
     seed: int
+    confounder: str  # a kind of cxrloc.data.cues
 
     def __post_init__(self) -> None:
         if not isinstance(self.effusion, EffusionConfig):

@@ -130,6 +130,7 @@ if LESIONS:
             **CACHE,
             splits=f"{OUT}/splits/{{task}}.csv",
             lungs=f"{OUT}/masks/lungs.npz",
+            markers=MARKERS,
         output:
             json=f"{OUT}/masks/{{task}}.coverage.json",
             table=report(
@@ -151,5 +152,5 @@ if LESIONS:
             cache=folder("images"),
         shell:
             "cxrloc finding-coverage --splits {input.splits:q} --cache {params.cache:q} --lungs {input.lungs:q}"
-            " --task {params.task:q} --settings {params.settings:q} --out {output.json:q} --table {output.table:q}"
-            " > {log:q} 2>&1"
+            " --task {params.task:q} --settings {params.settings:q} --markers {input.markers:q} --out {output.json:q}"
+            " --table {output.table:q} > {log:q} 2>&1"

@@ -84,12 +84,19 @@ def _finding_coverage(args) -> None:
     from ..train.splitdata import read_splits
 
     region = config.attention_config(config.load(args.settings)).region
-    table = finding_coverage(read_splits(Path(args.splits)), ImageCache(Path(args.cache)), LungCache.read(Path(args.lungs)),
-                             args.task, region)
-    atomic_write_json(args.out, {"task": args.task.name, "classes": table.to_dict(orient="records")})
+    splits, cache, lungs = read_splits(Path(args.splits)), ImageCache(Path(args.cache)), LungCache.read(Path(args.lungs))
+    table = finding_coverage(splits, cache, lungs, args.task, region)
+    tables = {"classes": table}
+    if args.markers:
+        from ..data.marker import Markers
+        from ..lungs.coverage import cue_coverage
+
+        tables["cue"] = cue_coverage(splits, cache, lungs, args.task, region, Markers.read(Path(args.markers)))
+    atomic_write_json(args.out, {"task": args.task.name, **{k: t.to_dict(orient="records") for k, t in tables.items()}})
     if args.table:
-        atomic_write_text(args.table, table.to_html(index=False, float_format="%.3f"))
-    print(table.to_string(index=False, float_format="%.3f"))
+        atomic_write_text(args.table, "".join(t.to_html(index=False, float_format="%.3f") for t in tables.values()))
+    for t in tables.values():
+        print(t.to_string(index=False, float_format="%.3f"))
 
 
 def _device_options(p: argparse.ArgumentParser) -> None:
@@ -132,7 +139,8 @@ def register(sub) -> None:
     _device_options(p)
     p.set_defaults(func=_precache_masks)
 
-    p = sub.add_parser("finding-coverage", help="share of each true finding inside its class's target region")
+    p = sub.add_parser("finding-coverage", help="share of each true finding (and of the confounder's cue) inside its "
+                                                "class's target region")
     p.add_argument("--splits", required=True)
     p.add_argument("--cache", required=True, help="an image cache with lesions.npy (true lesion masks)")
     p.add_argument("--lungs", required=True)
@@ -140,4 +148,5 @@ def register(sub) -> None:
     p.add_argument("--settings", default="{}", help="the attention section (its region: box or mask)")
     p.add_argument("--out", required=True, help="JSON")
     p.add_argument("--table", help="the same as an HTML table, for the report")
+    p.add_argument("--markers", help="generated sets: markers.csv, whose drawn cues are measured too")
     p.set_defaults(func=_finding_coverage)

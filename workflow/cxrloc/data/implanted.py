@@ -3,12 +3,12 @@
 From a folder of films with lung masks and a patient table (``images/<id>.png``,
 ``masks/<id>.png``, ``labels.csv`` with ``id`` and ``patient``), each film gives ``variants``
 variants, letterboxed to ``image_size``: a positive carries a simulated pleural effusion drawn
-from the film's true lung mask (``cxrloc.data.effusion``), a negative none. The confounder is the
-synthetic set's marker (``cxrloc.data.marker``: in the upper-right corner, or inside the upper lung
-field), drawn with the probability that follows the label at ``confounder_rate`` in train, val
-and ``test_iid``, and 0.5 for both classes in the shifted ``test``; every variant outside the
-shifted test has a ceiling copy (``images/ceiling/``) whose marker is drawn at 0.5 whatever the
-label. Folds take whole patients.
+from the film's true lung mask (``cxrloc.data.effusion``), a negative none. The confounder is a cue
+of ``cxrloc.data.cues`` (``confounder``: the synthetic set's square marker, in the upper-right
+corner or inside the upper lung field, burned-in text, an acquisition style or a tube), drawn with
+the probability that follows the label at ``confounder_rate`` in train, val and ``test_iid``, and
+0.5 for both classes in the shifted ``test``; every variant outside the shifted test has a ceiling
+copy (``images/ceiling/``) whose cue is drawn at 0.5 whatever the label. Folds take whole patients.
 
 It writes the synthetic source's side files, so every later stage works unchanged:
 ``images/``, ``lesion_masks/`` (the fluid), ``markers.csv`` and ``Data_Entry.csv`` (``image``,
@@ -28,10 +28,12 @@ from tqdm import tqdm
 from ..atomic import atomic_dir
 from ..config import ImplantedConfig
 from ..errors import CxrlocError
+from .cues import bounding_box, dumps, place
+from .cues import draw as paste
 from .effusion import draw, implant
 from .imagecache import read_gray
 from .letterbox import Letterbox
-from .marker import CEILING, box_slices, ceiling_name, corner_box, upper_lung_square
+from .marker import CEILING, ceiling_name
 from .marker import COLUMNS as MARKER_COLUMNS
 from .synthetic import marker_probability
 
@@ -72,20 +74,17 @@ def folds(films: pd.DataFrame, shares: dict[str, float], rng: np.random.Generato
 
 
 def variant(gray: np.ndarray, lungs: np.ndarray, positive: bool, marked: bool, cfg: ImplantedConfig,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    """One variant of a letterboxed film: the image, its fluid and the marker's box (drawn when
-    ``marked``). Finding and box draw from their own streams of ``rng``: the same for a seed, marked
-    or not."""
-    finding_rng, marker_rng = rng.spawn(2)
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One variant of a letterboxed film: the image, its fluid and its cue (``cfg.confounder``, drawn
+    when ``marked``). Finding and cue draw from their own streams of ``rng``: the same for a seed,
+    marked or not."""
+    finding_rng, cue_rng = rng.spawn(2)
     lesion = np.zeros_like(lungs)
     if positive:
         opacity, lesion = draw(lungs, finding_rng, cfg.effusion)
         gray = implant(gray, opacity)
-    box = corner_box() if cfg.marker_placement == "corner" else upper_lung_square(lungs, marker_rng)
-    if marked:
-        gray = gray.copy()
-        gray[box_slices(*box, gray.shape[0])] = 255
-    return gray, lesion, box
+    cue = place(cfg.confounder, cfg.marker_placement, lungs, cue_rng)
+    return (paste(gray, cue) if marked else gray), lesion, cue
 
 
 def _save(array: np.ndarray, path: Path) -> None:
@@ -118,11 +117,11 @@ def implant_films(root: Path, cfg: ImplantedConfig, out: Path) -> pd.DataFrame:
                     u = np.random.default_rng([cfg.seed, i, k, 1]).random()
                     marked[copy] = bool(u < marker_probability(label, True, cfg.confounder_rate))
                 for image, drawn in marked.items():
-                    pixels, lesion, box = variant(gray, lungs, label == POSITIVE, drawn, cfg,
+                    pixels, lesion, cue = variant(gray, lungs, label == POSITIVE, drawn, cfg,
                                                   np.random.default_rng([cfg.seed, i, k]))
                     _save(pixels, tmp / "images" / image)
                     _save(lesion.astype(np.uint8) * 255, tmp / "lesion_masks" / image)
-                    markers.append([image, drawn, *box, copy if image == name else ""])
+                    markers.append([image, drawn, *bounding_box(cue), copy if image == name else "", dumps(cue)])
                 rows.append({"image": name, "label": label, "patient": film.patient, "split": film.split})
         table = pd.DataFrame(rows)
         table.to_csv(tmp / "Data_Entry.csv", index=False)

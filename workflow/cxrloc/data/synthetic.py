@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from ..atomic import atomic_dir, atomic_write_text
 from ..config import ConfigError, SyntheticConfig
-from .marker import CEILING, PLACEMENTS, box_slices, ceiling_name, corner_box, upper_lung_square
+from .cues import PLACEMENTS, box_slices, corner_box, dumps, square, upper_lung_square
+from .marker import CEILING, ceiling_name
 from .marker import COLUMNS as MARKER_COLUMNS
 from .metadata import NIH_COLUMNS
 
@@ -288,7 +289,7 @@ def synthesize(cfg: SyntheticConfig, out: Path) -> pd.DataFrame:
             for image, r in films.items():
                 _save_png(tmp / "images" / image, (r.image * 255).round().astype(np.uint8))
                 _save_png(tmp / "lesion_masks" / image, r.lesion.astype(np.uint8) * 255)
-                markers.append([image, r.marker, *r.marker_box, copy if image == name else ""])
+                markers.append([image, r.marker, *r.marker_box, copy if image == name else "", dumps(square(r.marker_box))])
         meta[NIH_COLUMNS].to_csv(tmp / "Data_Entry.csv", index=False)
         pd.DataFrame(markers, columns=MARKER_COLUMNS).to_csv(tmp / "markers.csv", index=False)
         shifted = meta.loc[meta["shifted"], "Image Index"]

@@ -45,18 +45,14 @@ def marked(data: SplitData, markers: Markers) -> torch.Tensor:
 
 
 def marker_spots(names: list[str], markers: Markers, size: int) -> torch.Tensor:
-    """``(N, size, size)`` boolean masks of each image's marker box."""
-    spots = torch.zeros(len(names), size, size, dtype=torch.bool)
-    for spot, name in zip(spots, names):
-        spot[markers.slices(name, size)] = True
-    return spots
+    """``(N, size, size)`` boolean masks of where each image's cue lies."""
+    return torch.from_numpy(np.stack([markers.spot(name, size) for name in names]))
 
 
 def with_marker(data: SplitData, markers: Markers) -> SplitData:
-    """The split with the confounder pasted into every image, at that image's marker box."""
-    images = data.images.clone()
-    images[marker_spots(data.names, markers, images.shape[-1])] = 255
-    return dataclasses.replace(data, images=images)
+    """The split with the confounder pasted into every image, at that image's own place."""
+    images = np.stack([markers.paste(name, image) for name, image in zip(data.names, data.images.numpy())])
+    return dataclasses.replace(data, images=torch.from_numpy(images))
 
 
 def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: RunSpec) -> dict:
@@ -64,7 +60,7 @@ def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: 
     images (how many predictions flip, how far the positive-class probability moves; 0, 0 for
     a model that ignores it), its AUC on those marker-free images alone (what it kept of the
     finding itself), and where the CAMs of positives that carry it look (their share of energy
-    on the marker, and how often their maximum points at it)."""
+    on the cue, and how often their maximum points at it; not for a cue over the whole film)."""
     has = marked(test, markers)
     result: dict = {"n": int((~has).sum())}
     if (~has).any():
@@ -78,7 +74,7 @@ def shortcut_use(model, layer, test: SplitData, markers: Markers, device, spec: 
                       delta_p_positive=float((p1[:, 1:].sum(1) - p0[:, 1:].sum(1)).mean()),
                       auc_unmarked=auc(clean.labels.numpy(), p0))
     positives = test.take(torch.nonzero(has & (test.labels > 0)).squeeze(1))
-    if len(positives):
+    if len(positives) and markers.local:
         cams = true_class_cams(model, layer, positives, device)
         spot = marker_spots(positives.names, markers, cams.shape[-1])
         tol = tolerance_px(cams.shape[-1])
