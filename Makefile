@@ -10,7 +10,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,slurm,lint,storage]'
+	$(PY) -m pip install -q -e '.[test,slurm,lint,storage,dicom]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -16,6 +16,8 @@ from ..arrays import CacheError, load_array
 from ..atomic import allocate, atomic_dir
 from ..digests import folder_digest, write_sums
 from ..errors import CxrlocError
+from .dicom import SUFFIXES as DICOM_SUFFIXES
+from .dicom import is_dicom, read_dicom
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +31,7 @@ class ImageError(CxrlocError, ValueError):
 # decompression bomb: over twice Image.MAX_IMAGE_PIXELS).
 UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
 HIGH_BIT_DEPTH = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+FILM_SUFFIXES = {".png", ".jpg", ".jpeg", *DICOM_SUFFIXES}  # what a folder of films is listed by
 
 
 def to_gray8(im: Image.Image) -> Image.Image:
@@ -53,22 +56,26 @@ def to_gray8(im: Image.Image) -> Image.Image:
     return im.convert("L")
 
 
-def decode(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> tuple[np.ndarray, tuple[int, int]]:
-    """One image as ``(size, size)`` uint8 and its source ``(width, height)``; errors name the file."""
+def _open_gray(path: Path) -> Image.Image:
+    """One film (a picture file or a DICOM radiograph) as an 8-bit grey image; errors name the file."""
+    if is_dicom(path):
+        return Image.fromarray(read_dicom(path), "L")
     try:
         with Image.open(path) as im:
-            return np.asarray(to_gray8(im).resize((size, size), resample)), im.size
+            return to_gray8(im)
     except UNREADABLE as e:
         raise ImageError(f"cannot decode image {path}: {e}") from e
+
+
+def decode(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> tuple[np.ndarray, tuple[int, int]]:
+    """One image as ``(size, size)`` uint8 and its source ``(width, height)``; errors name the file."""
+    im = _open_gray(path)
+    return np.asarray(im.resize((size, size), resample)), im.size
 
 
 def read_gray(path: Path) -> np.ndarray:
     """One image as uint8 grayscale at its own size; errors name the file."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(to_gray8(im))
-    except UNREADABLE as e:
-        raise ImageError(f"cannot decode image {path}: {e}") from e
+    return np.asarray(_open_gray(path))
 
 
 def load_gray(path: Path, size: int, resample=Image.Resampling.BILINEAR) -> np.ndarray:

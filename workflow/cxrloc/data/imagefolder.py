@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..errors import CxrlocError
 from ..tasks import Task
+from .imagecache import FILM_SUFFIXES as SUFFIXES
 
-SUFFIXES = {".png", ".jpg", ".jpeg"}
 REQUIRED = ("train", "val", "test")
 OPTIONAL = ("test_iid",)
 

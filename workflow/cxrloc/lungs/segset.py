@@ -1,5 +1,5 @@
 """A lung segmentation set: radiographs in one folder, their lung masks (same file names, an
-optional suffix) in another, and optionally a ``labels.csv`` with an ``id`` (the file's stem)
+optional suffix; a DICOM film's mask a ``.png``) in another, and optionally a ``labels.csv`` with an ``id`` (the file's stem)
 and a ``patient`` column, so that the held-out images are whole patients."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.dicom import is_dicom
+from ..data.imagecache import FILM_SUFFIXES as SUFFIXES
 from ..data.imagecache import read_gray
 from ..data.letterbox import Letterbox
 from ..errors import CxrlocError
-
-SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 class SegsetError(CxrlocError, ValueError):
@@ -85,7 +85,7 @@ def read_segset(images: Path, masks: Path, size: int, labels: Path | None = None
     grays, fitted, letterboxes, truth = [], [], [], []
     for name in names:
         gray = read_gray(images / name)
-        mask_path = masks / (Path(name).stem + mask_suffix + Path(name).suffix)
+        mask_path = masks / (Path(name).stem + mask_suffix + (".png" if is_dicom(images / name) else Path(name).suffix))
         if not mask_path.exists():
             raise SegsetError(f"{mask_path}: missing (the lung mask of {images / name})")
         mask = read_gray(mask_path) > 127
