@@ -71,8 +71,8 @@ RENAMED = {"No Finding": "Normal", "Effusion": "Fluid", "Pneumothorax": "Air"}
 
 @pytest.fixture(scope="session")
 def own_study(study, tmp_path_factory) -> Path:
-    """One's own study, declared in the config alone: a CSV-described set (its own column names
-    and label separator, images under a root) with a declared three-class task (``Fluid`` looks
+    """One's own study, declared in the config alone: a CSV-described set of DICOM films (its own
+    column names and label separator, images under a root) with a declared three-class task (``Fluid`` looks
     at the lungs, ``Air`` at the upper lung) and a timm backbone outside the registry; run once
     by Snakemake from a folder whose path holds a space and a command substitution. Its config
     is ``own.yaml``; the U-Net is the tiny study's."""
@@ -80,17 +80,19 @@ def own_study(study, tmp_path_factory) -> Path:
 
     import pandas as pd
     import yaml
+    from cxrloc.data.imagecache import read_gray
 
+    from .dicomfiles import stored, write_dicom
     from .workflow import OUT, TINY, snakemake
 
     hostile = tmp_path_factory.mktemp("hostile") / "my data $(touch PWNED)"
     meta = pd.read_csv(study / OUT / "raw/Data_Entry.csv")
-    (hostile / "films/png").mkdir(parents=True)
+    (hostile / "films/dcm").mkdir(parents=True)
     for name in meta["Image Index"]:
-        shutil.copy(study / OUT / "raw/images" / name, hostile / "films/png" / name)
+        write_dicom(hostile / "films/dcm" / name.replace(".png", ".dcm"), stored(read_gray(study / OUT / "raw/images" / name)))
     findings = meta["Finding Labels"].str.split("|").map(lambda ls: ";".join(RENAMED.get(f, f) for f in ls))
-    table = pd.DataFrame({"file": "png/" + meta["Image Index"], "subject": "p" + meta["Patient ID"].astype(str),
-                          "finding": findings})
+    table = pd.DataFrame({"file": "dcm/" + meta["Image Index"].str.replace(".png", ".dcm"),
+                          "subject": "p" + meta["Patient ID"].astype(str), "finding": findings})
     table.to_csv(hostile / "films/labels.csv", index=False)
     shutil.copy(study / OUT / "unet/unet.pt", hostile / "unet.pt")
     cfg = yaml.safe_load(TINY.read_text())

@@ -14,40 +14,17 @@ from cxrloc.data.synthetic import draw
 from PIL import Image
 
 pydicom = pytest.importorskip("pydicom", reason="the dicom extra (pip install 'cxrloc[dicom]') is not installed")
-from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
+from pydicom.dataset import Dataset  # noqa: E402
 from pydicom.pixels import apply_modality_lut, apply_voi_lut  # noqa: E402
-from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless, generate_uid  # noqa: E402
+from pydicom.uid import JPEG2000Lossless, RLELossless  # noqa: E402
 
-CR = "1.2.840.10008.5.1.4.1.1.1"  # Computed Radiography Image Storage
-BITS = 12
+from .dicomfiles import BITS, stored  # noqa: E402
+from .dicomfiles import write_dicom as write  # noqa: E402
 
 
 def stored_film(size: int = 96) -> np.ndarray:
     """A phantom radiograph as a detector's 12-bit stored values (0 is the least dense)."""
-    image = draw(np.random.default_rng(7), size, ["Effusion"], 1.0, False).image
-    return np.rint(image * (2**BITS - 1)).astype(np.uint16)
-
-
-def write(path, stored: np.ndarray, photometric="MONOCHROME2", syntax=None, frames=1, pixels=True, **tags):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CR, generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta, ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta, CR, meta.MediaStorageSOPInstanceUID, "CR"
-    ds.Rows, ds.Columns = stored.shape[-2:]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, BITS, BITS - 1, 0
-    for tag, value in tags.items():
-        setattr(ds, tag, value)
-    if frames > 1:
-        ds.NumberOfFrames = frames
-        stored = np.stack([stored] * frames)
-    if pixels:
-        ds.PixelData = stored.tobytes()
-        if syntax:
-            ds.compress(syntax, stored)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return stored(np.rint(draw(np.random.default_rng(7), size, ["Effusion"], 1.0, False).image * 255))
 
 
 def viewer_png(dcm, out) -> np.ndarray:

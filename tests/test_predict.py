@@ -115,10 +115,31 @@ def test_predict_refuses_a_count_below_one_before_writing(study, tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+def chexpert_shaped(tmp_path, meta: pd.DataFrame):
+    """Films of the tiny study as a CheXpert folder: its train.csv and valid.csv (the published header
+    and value conventions: 1.0, blank, a lateral view beside each frontal one) and JPEG films."""
+    from .test_public import CHEXPERT_HEADER, chexpert_row
+
+    root = tmp_path / "CheXpert-v1.0-small"
+    rows = []
+    for k, film in enumerate(meta.itertuples()):
+        folder = f"{'valid' if k % 4 == 0 else 'train'}/patient{film[4]:05d}/study{k}"
+        (root / folder).mkdir(parents=True)
+        Image.open(tmp_path / OUT / "raw/images" / film[1]).convert("L").save(root / folder / "view1_frontal.jpg", quality=95)
+        finding = {"No Finding": "No_Finding", "Effusion": "Pleural_Effusion"}.get(film[2], "Cardiomegaly")
+        rows.append((folder, chexpert_row(f"{folder}/view1_frontal.jpg", **{finding: "1.0"})))
+        rows.append((folder, chexpert_row(f"{folder}/view2_lateral.jpg", frontal="Lateral", **{finding: "1.0"})))
+    for name in ("train", "valid"):
+        pd.DataFrame([r for folder, r in rows if folder.startswith(name)], columns=CHEXPERT_HEADER).to_csv(
+            root / f"{name}.csv", index=False)
+    return root
+
+
 def test_an_external_set_added_to_a_finished_study_trains_nothing(study, tmp_path):
-    """The tiny study, finished, then given an external set (a synthetic cohort of another seed and
-    confounder rate): Snakemake caches it, segments it and evaluates every run on it, and trains
-    nothing; its tables and the summary hold the numbers of its own evaluation."""
+    """The tiny study, finished, then given external sets (a synthetic cohort of another seed and
+    confounder rate, a csv table, a CheXpert-shaped folder): Snakemake caches them, segments them
+    and evaluates every run on each, and trains nothing; their tables and the summary hold the
+    numbers of their own evaluation."""
     seed_upstream(study, tmp_path, (*UPSTREAM, "runs"))
     cfg = yaml.safe_load(TINY.read_text())
     cfg["external"] = {"shifted": {"kind": "synthetic", "synthetic": {
@@ -128,13 +149,18 @@ def test_an_external_set_added_to_a_finished_study_trains_nothing(study, tmp_pat
     pd.DataFrame({"image": meta["Image Index"], "label": meta["Finding Labels"], "patient": meta["Patient ID"]}).to_csv(
         tmp_path / "ward.csv", index=False)
     cfg["external"]["ward_b"] = {"kind": "csv", "root": str(tmp_path / OUT / "raw/images"), "table": str(tmp_path / "ward.csv")}
+    cfg["external"]["chexpert_ward"] = {"kind": "chexpert", "root": str(chexpert_shaped(tmp_path, meta.tail(40)))}
     (tmp_path / "ext.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "--configfile", str(tmp_path / "ext.yaml"))
     log = proc.stdout + proc.stderr
     jobs = re.findall(r"^(?:local)?rule (\w+):", log, re.M)
     assert "train" not in jobs and "evaluate" not in jobs and "train_unet" not in jobs, jobs
-    assert jobs.count("evaluate_external") == 4 and jobs.count("cache_external") == 1, jobs
-    assert (tmp_path / OUT / "tables/md/tiny_ne_t0.5_external_ward_b_lambda.md").is_file()
+    assert jobs.count("evaluate_external") == 6 and jobs.count("cache_external") == 1, jobs
+    for name in ("ward_b", "chexpert_ward"):
+        assert (tmp_path / OUT / f"tables/md/tiny_ne_t0.5_external_{name}_lambda.md").is_file()
+    chexpert = json.loads((tmp_path / OUT / "runs/resnet18_tiny_ne_la1_t0.5_s0_ce/external/chexpert_ward.json").read_text())
+    films = pd.read_csv(tmp_path / OUT / "external/chexpert_ward/ne.csv")
+    assert chexpert["test"]["n"] == len(films) and not films["image"].str.contains("lateral").any()
     for lam, objective in (("1", "ce"), ("0.5", "soft")):
         run = f"{OUT}/runs/resnet18_tiny_ne_la{lam}_t0.5_s0_{objective}"
         ext = json.loads((tmp_path / run / "external/shifted.json").read_text())

@@ -115,16 +115,20 @@ def test_a_split_missing_a_class_in_val_fails_before_training(nih_splits, tmp_pa
 
 @pytest.fixture(scope="module")
 def nih_as_csv(nih_metadata_path, tmp_path_factory):
-    """NIH's real metadata as a user's own table: other column names, a ';' between findings."""
-    meta = pd.read_csv(nih_metadata_path, usecols=["Image Index", "Finding Labels", "Patient ID"])
-    table = meta.rename(columns={"Image Index": "path", "Finding Labels": "finding", "Patient ID": "subject"})
+    """NIH's real metadata as a user's own table: other column names (its subgroups' too), a ';'
+    between findings."""
+    meta = pd.read_csv(nih_metadata_path, usecols=["Image Index", "Finding Labels", "Patient ID", "Patient Age",
+                                                   "Patient Gender", "View Position"])
+    table = meta.rename(columns={"Image Index": "path", "Finding Labels": "finding", "Patient ID": "subject",
+                                 "Patient Age": "years", "Patient Gender": "gender", "View Position": "projection"})
     table["finding"] = table["finding"].str.replace("|", ";")
     path = tmp_path_factory.mktemp("csv") / "labels.csv"
     table.to_csv(path, index=False)
     return path
 
 
-COLUMNS = '{"image": "path", "labels": "finding", "patient": "subject"}'
+COLUMNS = ('{"image": "path", "labels": "finding", "patient": "subject", "sex": "gender", "age": "years", '
+           '"view": "projection"}')
 
 
 def test_a_csv_source_splits_like_the_nih_layout(nih_as_csv, nih_splits, tmp_path):
@@ -133,7 +137,7 @@ def test_a_csv_source_splits_like_the_nih_layout(nih_as_csv, nih_splits, tmp_pat
     out = tmp_path / "ne.csv"
     cxrloc("prepare-splits", "--metadata", str(nih_as_csv), "--columns", COLUMNS, "--label-separator", ";", "--task", "ne",
            "--out", str(out))
-    pd.testing.assert_frame_equal(pd.read_csv(out, dtype={"patient": str}), nih_splits["ne"])
+    pd.testing.assert_frame_equal(pd.read_csv(out, dtype={"patient": str, "age": str}), nih_splits["ne"])
 
 
 def test_a_csv_sources_own_split_column_is_kept_and_checked(nih_splits, tmp_path):

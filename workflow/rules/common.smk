@@ -26,11 +26,14 @@ SOURCE = config["source"]
 SYNTHETIC = SOURCE["kind"] == "synthetic"
 IMPLANTED = SOURCE["kind"] == "implanted"  # real films (SOURCE["root"]) with an implanted finding
 GENERATED = SYNTHETIC or IMPLANTED  # the workflow writes the set itself, with true lesion masks and markers
+PUBLIC = SOURCE["kind"] in ("chexpert", "mimic")  # a public set, read from its own tables (public_table)
 RAW = f"{OUT}/raw" if GENERATED else SOURCE["root"]
-IMAGES = RAW if SOURCE["kind"] in ("imagefolder", "csv") else f"{RAW}/images"
+IMAGES = RAW if SOURCE["kind"] in ("imagefolder", "csv") or PUBLIC else f"{RAW}/images"
 SKIP_MISSING = SOURCE["skip_missing_images"]  # rows of absent images leave the splits (listed beside them)
 METADATA = f"{RAW}/Data_Entry.csv" if GENERATED else SOURCE.get("table") or SOURCE.get("metadata")
 TEST_LIST = f"{RAW}/{SOURCE['test_list']}" if SOURCE.get("test_list") else None
+if PUBLIC:
+    METADATA, TEST_LIST = f"{OUT}/public/table.csv", f"{OUT}/public/test_list.txt"
 LESIONS = f"{RAW}/lesion_masks" if GENERATED else None
 MARKERS = f"{RAW}/markers.csv" if GENERATED else None
 BBOXES = SOURCE.get("bboxes")
@@ -62,7 +65,7 @@ def cache_files(folder, lesions):
 CACHE = cache_files(f"{OUT}/cache", LESIONS)
 # Films the user holds (a table's or class folders' own, written by no step): their digest is a
 # parameter of every step that reads them, so an added, removed or overwritten film reruns it.
-FILMS = films_digest(IMAGES) if SOURCE["kind"] in ("csv", "imagefolder") else ""
+FILMS = films_digest(IMAGES) if SOURCE["kind"] in ("csv", "imagefolder") or PUBLIC else ""
 
 # External test sets, by name: each cached and segmented once; every run evaluated on each.
 EXTERNAL = config["external"]
@@ -184,6 +187,14 @@ def external_table_options(name):
     ext = EXTERNAL[name]
     if ext["kind"] == "imagefolder":
         return option("--folder", ext["root"])
+    if ext["kind"] in ("chexpert", "mimic"):
+        public = {
+            "--public": ext["kind"],
+            "--folder": ext["root"],
+            "--uncertain": ext["uncertain"],
+            "--views": ext["views"],
+        }
+        return "".join(option(flag, value) for flag, value in public.items())
     columns = option("--columns", json.dumps(ext.get("columns") or {})) if ext["kind"] == "csv" else ""
     return (
         option("--metadata", external(name)["table"])
@@ -197,6 +208,9 @@ def table_options():
     NIH's table. The implanted set's table has a csv table's default names and a split column."""
     if IMPLANTED:
         return option("--columns", json.dumps({"split": "split"}))
+    if PUBLIC:
+        columns = {"image": "image", "labels": "label", "patient": "patient", "sex": "sex", "age": "age", "view": "view"}
+        return option("--columns", json.dumps(columns))
     if SOURCE["kind"] != "csv":
         return ""
     return option("--columns", json.dumps(SOURCE["columns"])) + option(

@@ -52,6 +52,33 @@ elif IMPLANTED:
         shell:
             "cxrloc implant --films {input.films:q} --settings {params.settings:q} --out {params.raw:q} > {log:q} 2>&1"
 
+elif PUBLIC:
+
+    rule public_table:
+        input:
+            root=SOURCE["root"],
+        output:
+            table=METADATA,
+            test_list=TEST_LIST,
+        log:
+            f"{OUT}/logs/public_table.log",
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=8000,
+            runtime=30,
+        params:
+            kind=SOURCE["kind"],
+            uncertain=SOURCE["uncertain"],
+            views=SOURCE["views"],
+            named=sorted({c for t in TASKS.values() for c in t.classes}),
+            films=FILMS,
+        shell:
+            "cxrloc public-table --kind {params.kind} --root {input.root:q} --uncertain {params.uncertain}"
+            " --views {params.views:q} --named {params.named:q} --out {output.table:q}"
+            " --test-list {output.test_list:q} > {log:q} 2>&1"
+
 elif SOURCE["kind"] == "nih":
 
     localrules:

@@ -14,6 +14,7 @@ rule aggregate:
         cams=grid(f"{run_dir()}/cams.npz"),
         externals=[f for e in EXTERNAL for f in grid(f"{run_dir()}/external/{e}.json")],
         lungs=f"{OUT}/masks/lungs.npz",
+        splits=expand(f"{OUT}/splits/{{task}}.csv", task=TASKS),
     output:
         appendix=f"{OUT}/tables/appendix.tex",
         tables=report(
@@ -41,10 +42,11 @@ rule aggregate:
         dataset=DS,
         out=folder("appendix"),
         cache=folder("images"),
+        bootstrap=config["evaluate"]["bootstrap"],
     shell:
         "cxrloc aggregate --dataset {params.dataset:q} --runs {input.runs:q} --histories {input.histories:q}"
         " --externals {input.externals:q} --out {params.out:q} --cache {params.cache:q} --lungs {input.lungs:q}"
-        " > {log:q} 2>&1"
+        " --splits {input.splits:q} --bootstrap {params.bootstrap} > {log:q} 2>&1"
 
 
 rule appendix_pdf:

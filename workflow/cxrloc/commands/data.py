@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -94,7 +95,14 @@ def _prepare_splits(args) -> None:
 def _external_table(args) -> None:
     from ..atomic import atomic_path
 
-    if args.folder:
+    if args.public:
+        from ..data.public import public_table
+        from ..data.splits import external_split
+
+        films, _ = public_table(args.public, Path(args.folder), args.uncertain, args.views, set(args.task.classes))
+        meta = films.rename(columns={"label": "labels"}).assign(labels=lambda t: t["labels"].str.split("|"))
+        table = external_split(meta, args.task, Path(args.folder))
+    elif args.folder:
         from ..data.imagefolder import index_class_folders
 
         table = index_class_folders(Path(args.folder), args.task)
@@ -133,6 +141,23 @@ def _cache_images(args) -> None:
     cache = build_cache(names, Path(args.images), Path(args.out), args.size, args.threads,
                         Path(args.lesions) if args.lesions else None)
     print(f"cached {len(cache.index)} images at {args.size} px in {args.out}")
+
+
+def _public_table(args) -> None:
+    from ..atomic import atomic_path, atomic_write_text
+    from ..data.public import public_table
+
+    table, test = public_table(args.kind, Path(args.root), args.uncertain, args.views, set(args.named))
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, index=False)
+    atomic_write_text(args.test_list, "".join(f"{name}\n" for name in sorted(test)))
+    print(f"{len(table)} frontal films of {table['patient'].nunique()} patients, {len(test)} in the official test")
+
+
+def _public_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--uncertain", choices=["zeros", "ones", "drop"], default=config.default_of("source.uncertain"),
+                   help="what an uncertain (-1) finding becomes (source.uncertain)")
+    p.add_argument("--views", nargs="+", default=config.default_of("source.views"), help="the frontal views kept")
 
 
 def register(sub) -> None:
@@ -189,10 +214,24 @@ def register(sub) -> None:
                                                             "listed in <out>.missing.csv")
     p.set_defaults(func=_prepare_splits)
 
+    p = sub.add_parser("public-table", help="a public set's table (CheXpert, MIMIC-CXR-JPG) from its own tables, and "
+                                            "its official test")
+    p.add_argument("--kind", required=True, choices=["chexpert", "mimic"])
+    p.add_argument("--root", required=True, help="the set's folder: its tables as published and its films")
+    _public_options(p)
+    p.add_argument("--named", nargs="*", default=[], help="the findings the tasks name (for uncertain: drop)")
+    p.add_argument("--out", required=True, help="the table (image, label, patient, sex, age, view)")
+    p.add_argument("--test-list", required=True, help="the official test's films, one a line")
+    p.set_defaults(func=_public_table)
+
     p = sub.add_parser("external-table", help="an external test set's table: every image of the task's classes")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--metadata", help="NIH-style Data_Entry CSV, or any table with --columns")
-    where.add_argument("--folder", help="a folder of class folders (<class>/*.png, sorted into label order)")
+    where.add_argument("--folder", help="a folder of class folders (<class>/*.png, sorted into label order), or with "
+                                        "--public a public set's folder")
+    p.add_argument("--public", choices=["chexpert", "mimic"], help="--folder holds this public set, its tables as "
+                                                                    "published")
+    _public_options(p)
     p.add_argument("--columns", help="JSON: the table's column of image, labels and patient")
     p.add_argument("--label-separator", default=config.default_of("source.label_separator"),
                    help="between the findings of a multi-label row")

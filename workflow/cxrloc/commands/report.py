@@ -31,7 +31,7 @@ def _aggregate(args) -> None:
 
     stems = aggregate([Path(f) for f in args.runs], [Path(f) for f in args.histories], args.dataset, Path(args.out),
                       Path(args.cache) if args.cache else None, Path(args.lungs) if args.lungs else None,
-                      [Path(f) for f in args.externals])
+                      [Path(f) for f in args.externals], {Path(f).stem: Path(f) for f in args.splits}, args.bootstrap)
     print(f"wrote {len(stems)} tables to {args.out}")
 
 
@@ -57,4 +57,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--cache", help="image cache, for the CAM overlays")
     p.add_argument("--lungs", help="precached lung boxes, for the CAM overlays")
+    p.add_argument("--splits", nargs="*", default=[], help="the tasks' split tables (<task>.csv), for the subgroup "
+                                                          "tables where they have sex, age or view")
+    p.add_argument("--bootstrap", type=positive, default=config.default_of("evaluate.bootstrap"),
+                   help="resamples of the subgroups' AUC intervals")
     p.set_defaults(func=_aggregate)

@@ -24,6 +24,8 @@ NIH_COLUMNS = [  # Data_Entry_2017_v2020.csv's header, in its order
     "y]",
 ]
 NIH_ROLES = {"image": "Image Index", "labels": "Finding Labels", "patient": "Patient ID"}  # what cxrloc reads of it
+NIH_GROUPS = {"sex": "Patient Gender", "age": "Patient Age", "view": "View Position"}  # for subgroup tables, if there
+GROUPS = tuple(NIH_GROUPS)
 
 
 class MetadataError(CxrlocError, ValueError):
@@ -39,14 +41,18 @@ def _csv_columns() -> dict[str, str | None]:
 def read_metadata(path: str | Path, columns: dict[str, str | None] | None = None, separator: str = "|",
                   key: str = "source") -> pd.DataFrame:
     """Columns ``image``, ``labels`` (list of findings), ``patient`` and, where the table has
-    one, ``split``. ``columns`` maps those names to the table's: None reads NIH's Data_Entry
-    layout, a mapping a csv source's (the schema's ``source.columns`` defaults where it is silent). Names the
-    file on error, and the table's config section ``key`` (``source``, ``external.<set>``)."""
+    them, ``split`` and the subgroup columns ``sex``, ``age`` and ``view``. ``columns`` maps those
+    names to the table's: None reads NIH's Data_Entry layout (its subgroup columns where present),
+    a mapping a csv source's (the schema's ``source.columns`` defaults where it is silent). Names
+    the file on error, and the table's config section ``key`` (``source``, ``external.<set>``)."""
     path = Path(path)
-    columns = NIH_ROLES if columns is None else {k: v for k, v in {**_csv_columns(), **columns}.items() if v}
     if not path.exists():
         raise MetadataError(f"metadata file not found: {path}")
     head = pd.read_csv(path, nrows=0)
+    if columns is None:
+        columns = {**NIH_ROLES, **{k: v for k, v in NIH_GROUPS.items() if v in head.columns}}
+    else:
+        columns = {k: v for k, v in {**_csv_columns(), **columns}.items() if v}
     missing = [c for c in columns.values() if c not in head.columns]
     if missing:
         raise MetadataError(f"{path}: missing column(s) {missing}; found {list(head.columns)} "

@@ -21,6 +21,7 @@ import pandas as pd
 from ..atomic import atomic_path, atomic_write_json
 from ..errors import CxrlocError
 from ..tasks import Task
+from .metadata import GROUPS
 
 SPLITS = ("train", "val", "test", "test_iid")
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -136,7 +137,8 @@ def _ordered(out: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     out = out.assign(label=out["finding"].map({n: i for i, n in enumerate(names)}),
                      split=pd.Categorical(out["split"], SPLITS, ordered=True))
     out = out.sort_values(["split", "label", "image"]).reset_index(drop=True)
-    return out[["image", "patient", "finding", "label", "split"]].astype({"split": str})
+    groups = [g for g in GROUPS if g in out.columns]  # subgroups, where the table has them
+    return out[["image", "patient", "finding", "label", "split", *groups]].astype({"split": str})
 
 
 def prepare_splits(meta: pd.DataFrame, cfg: SplitConfig, test_list: set[str] = frozenset(),

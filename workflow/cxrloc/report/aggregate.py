@@ -13,7 +13,7 @@ from ..lungs.lungcache import LungCache
 from ..objectives import BASELINES
 from ..schedule import label as lambda_label
 from ..tasks import is_binary
-from . import figures, latex, shortcut, tables
+from . import figures, latex, shortcut, subgroups, tables
 
 
 def _write(table: pd.DataFrame, out: Path, stem: str, title: str) -> list[str]:
@@ -113,8 +113,26 @@ def _external_tables(part: pd.DataFrame, ext: pd.DataFrame, variants: list[str],
     return stems
 
 
+def _subgroup_tables(part: pd.DataFrame, splits: Path | None, dataset: str, thresh, out: Path,
+                     n_bootstrap: int) -> list[str]:
+    """Where the task's split table has subgroups (sex, age, view): the test AUC per subgroup, per
+    backbone, objective and λ (mean over seeds) and per run (with bootstrap intervals)."""
+    from ..train.splitdata import read_splits
+
+    groups = subgroups.test_groups(read_splits(splits)) if splits else pd.DataFrame()
+    if not len(groups.columns):
+        return []
+    rows = pd.DataFrame([r for f in part["source"].unique() for r in subgroups.run_rows(Path(f), groups, n_bootstrap)])
+    tag, task = f"{dataset}_{part['task'].iloc[0]}_t{thresh:g}_subgroups", _title(part)
+    return (_write(subgroups.aggregated(rows), out, tag, f"{dataset} {task}: test AUC by subgroup (mean ± sd over "
+                   "seeds) and the largest gap between the groups of one attribute")
+            + _write(subgroups.per_run(rows), out, f"{tag}_runs", f"{dataset} {task}: test AUC by subgroup per run "
+                     f"[95 % bootstrap interval, {n_bootstrap} resamples] and its largest gap"))
+
+
 def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: Path,
-              cache: Path | None = None, lungs: Path | None = None, externals: list[Path] = ()) -> list[str]:
+              cache: Path | None = None, lungs: Path | None = None, externals: list[Path] = (),
+              splits: dict[str, Path] | None = None, n_bootstrap: int = 200) -> list[str]:
     runs = tables.read_runs(run_files)
     ext = tables.read_runs(list(externals))
     figs = out / "figures"
@@ -124,6 +142,7 @@ def aggregate(run_files: list[Path], histories: list[Path], dataset: str, out: P
         variants = [m for m in dict.fromkeys(part["variant"]) if m not in BASELINES]
         stems += _variant_tables(part, variants, dataset, thresh, out)
         stems += _external_tables(part, ext, variants, dataset, thresh, out)
+        stems += _subgroup_tables(part, (splits or {}).get(task), dataset, thresh, out, n_bootstrap)
         if len(variants) > 1 or set(part["variant"]) & (set(BASELINES) - {"ce"}):
             stems += _shortcut_report(part, dataset, thresh, out, cache, lungs)
         shown = part[part["variant"].isin(variants[:1] + ["ce"])]
