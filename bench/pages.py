@@ -64,19 +64,30 @@ def mean(cell: str) -> float:
     return float(cell.split("±")[0])
 
 
-BENCHMARKS = (  # set, cue, the dataset
-    ("synthetic phantoms, 64 px", "square, corner", "shortcut"),
-    ("synthetic phantoms, 64 px", "square, in the lung", "shortcut_lung"),
-    ("real films, implanted effusion, 96 px", "square, corner", "shortcut_real"),
-    ("real films, implanted effusion, 96 px", "square, in the lung", "shortcut_real_lung"),
-    ("real films, implanted effusion, 96 px", "text outside the lungs", "shortcut_real_text"),
-    ("real films, implanted effusion, 96 px", "acquisition style", "shortcut_real_style"),
-    ("real films, implanted effusion, 96 px", "tube in the lower lung", "shortcut_real_tube"),
+BENCHMARKS = (  # set, cue, the dataset, its timing record
+    ("synthetic phantoms, 64 px", "square, corner", "shortcut", "shortcut_timing.json"),
+    ("synthetic phantoms, 64 px", "square, in the lung", "shortcut_lung", "shortcut_timing.json"),
+    ("real films, implanted effusion, 96 px", "square, corner", "shortcut_real", "shortcut_real_timing.json"),
+    ("real films, implanted effusion, 96 px", "square, in the lung", "shortcut_real_lung", "shortcut_real_timing.json"),
+    ("real films, implanted effusion, 96 px", "text outside the lungs", "shortcut_real_text",
+     "shortcut_real_text_timing.json"),
+    ("real films, implanted effusion, 96 px", "acquisition style", "shortcut_real_style",
+     "shortcut_real_style_timing.json"),
+    ("real films, implanted effusion, 96 px", "tube in the lower lung", "shortcut_real_tube",
+     "shortcut_real_tube_timing.json"),
 )
 
 
 def shortcut_table(dataset: str) -> str:
     return f"{dataset}_ne_t0.5_shortcut.md"
+
+
+def run_provenance(name: str, timing: str) -> str:
+    """A benchmark table's ``date, machine, commit``: the code its run recorded, else git's."""
+    record = load(timing) if (RESULTS / timing).exists() else {}
+    if "commit" not in record:
+        return provenance(name)
+    return f"`bench/results/{name}`: {record['date']}, {record['machine']}, commit {record['commit']}"
 
 
 def answer() -> str:
@@ -85,7 +96,7 @@ def answer() -> str:
     from cxrloc.report.shortcut import gap_closed
 
     rows = []
-    for data, cue, dataset in BENCHMARKS:
+    for data, cue, dataset, timing in BENCHMARKS:
         if not (RESULTS / shortcut_table(dataset)).exists():
             continue
         t = md_rows(shortcut_table(dataset))
@@ -94,9 +105,10 @@ def answer() -> str:
         rows.append([data, cue, ce["shifted AUC"], t["masked"]["shifted AUC"] if "masked" in t else "–", *chosen,
                      ceiling["shifted AUC"],
                      gap_closed(mean(swap["shifted AUC"]), mean(ce["shifted AUC"]), mean(ceiling["shifted AUC"])),
-                     f"{mean(ce['marker flips']):.3f} → {mean(swap['marker flips']):.3f}"])
+                     f"{mean(ce['marker flips']):.3f} → {mean(swap['marker flips']):.3f}",
+                     run_provenance(shortcut_table(dataset), timing).rsplit("commit ", 1)[1]])
     header = ["set", "cue", "cross-entropy", "masked", "soft (λ)", "swap (λ)", "ceiling", "swap: gap closed",
-              "cue flips, CE → swap"]
+              "cue flips, CE → swap", "commit"]
     return f"Shifted-test AUC, mean ± sd over 5 paired seeds (`bench/results/*_shortcut.md`):\n\n{table(header, rows)}"
 
 
@@ -113,11 +125,11 @@ def cue_coverage(dataset: str) -> str:
 def shortcut_tables() -> str:
     """docs/shortcut.md's tables: each benchmark's objectives (λ chosen on val), its verdict and where its cue lies."""
     parts = []
-    for data, cue, dataset in BENCHMARKS:
+    for data, cue, dataset, timing in BENCHMARKS:
         name = shortcut_table(dataset)
         for path in (RESULTS / name, RESULTS / name.replace(".md", "_verdict.md")):
             if path.exists():
-                parts.append(f"**{data}, {cue}** (`bench/results/{path.name}`; {provenance(path.name)})\n\n"
+                parts.append(f"**{data}, {cue}** ({run_provenance(path.name, timing)})\n\n"
                              + "\n".join(line for line in path.read_text().splitlines() if line.startswith("|")) + "\n")
         parts.append(cue_coverage(dataset) if (RESULTS / name).exists() else "")
     return "\n".join(p for p in parts if p)

@@ -163,7 +163,8 @@ def test_a_csv_source_a_declared_task_and_a_timm_backbone_outside_the_registry_b
     assert re.search(r"^train\s+4$", out, re.M) and "--backbone densenet121" in out
     assert re.search(r"^prepare_splits\s+2$", out, re.M) and "densenet121_own_nodule_la0.5" in out
     assert """--task '{"name": "nodule", "classes": ["No Finding", "Nodule"], "regions": {"Nodule": "upper"}}'""" in out
-    assert """--columns '{"image": "file", "labels": "finding", "patient": "subject", "split": null}'""" in out
+    assert ("""--columns '{"image": "file", "labels": "finding", "patient": "subject", "split": null, "sex": null, """
+            """"age": null, "view": null}'""") in out
 
 
 def test_missing_key_fails_naming_it_in_a_few_lines(tmp_path):

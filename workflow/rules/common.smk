@@ -209,7 +209,14 @@ def table_options():
     if IMPLANTED:
         return option("--columns", json.dumps({"split": "split"}))
     if PUBLIC:
-        columns = {"image": "image", "labels": "label", "patient": "patient", "sex": "sex", "age": "age", "view": "view"}
+        columns = {
+            "image": "image",
+            "labels": "label",
+            "patient": "patient",
+            "sex": "sex",
+            "age": "age",
+            "view": "view",
+        }
         return option("--columns", json.dumps(columns))
     if SOURCE["kind"] != "csv":
         return ""

@@ -68,10 +68,9 @@ def labels(table: pd.DataFrame, uncertain: str, named: set[str]) -> pd.Series:
 
 
 def _check_views(found: pd.Series, views: list[str], where: str) -> None:
-    """Every view asked for is one the set has; one line naming the tables if not."""
-    unknown = sorted(set(views) - set(found.dropna()))
-    if unknown:
-        raise PublicSetError(f"{where}: no film of view(s) {unknown} (source.views); its views: "
+    """The set has films of a view asked for; one line naming the tables if of none."""
+    if not set(views) & set(found.dropna()):
+        raise PublicSetError(f"{where}: no film of view(s) {sorted(views)} (source.views); its views: "
                              f"{sorted(found.dropna().unique())}")
 
 
