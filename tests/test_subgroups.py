@@ -56,7 +56,8 @@ def test_each_groups_auc_is_its_own_images_auc_and_the_gap_names_its_attribute(t
     spread = rows[rows["seed"] == 0].groupby("attribute")["auc"].agg(lambda a: a.max() - a.min())
     assert table["largest gap"].iloc[0] == f"{spread.max():.3f} ({spread.idxmax()})"
     summary = subgroups.aggregated(rows)
-    assert len(summary) == 1 and summary["λ"].iloc[0] == "λ = 0.5"
+    assert len(summary) == 1 and summary.index.get_level_values("λ")[0] == "λ = 0.5"
+    assert [c for c in summary.columns if c.startswith("age")] == [f"age: {b}" for b in ("<40", "40–59", "60–79", "≥80")]
     assert summary["sex: F"].iloc[0] == f"{female['auc']:.3f} ± 0.000"
 
 

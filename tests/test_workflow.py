@@ -354,6 +354,15 @@ def test_a_masked_run_sees_only_the_dilated_lungs_in_every_split(study):
 LATEX = ("pdflatex", "xelatex", "pdftotext", "latexmk")
 
 
+def test_the_demos_appendix_has_its_subgroup_tables(study):
+    """The synthetic study draws sex and age: its appendix gains both subgroup tables."""
+    summary = (study / OUT / "tables/md/tiny_ne_t0.5_subgroups.md").read_text()
+    assert "| sex: M " in summary and "| age: " in summary and "largest gap (mean)" in summary
+    runs = (study / OUT / "tables/md/tiny_ne_t0.5_subgroups_runs.md").read_text()
+    assert "95 % bootstrap interval" in runs and "| resnet18 " in runs and "nan" not in summary + runs
+    assert "tiny_ne_t0.5_subgroups" in (study / OUT / "tables/appendix.tex").read_text().replace("\\_", "_")
+
+
 @pytest.mark.skipif(not all(shutil.which(t) for t in LATEX),
                     reason=f"needs {', '.join(LATEX)} (Debian: texlive-latex-base texlive-xetex latexmk poppler-utils; "
                            ".ci/run installs them)")

@@ -77,32 +77,48 @@ def _gaps(rows: pd.DataFrame) -> pd.Series:
     keys = ["backbone", "objective", "lambda", "seed"]
     spread = rows.groupby([*keys, "attribute"])["auc"].agg(lambda a: a.max() - a.min())
     widest = spread.groupby(level=keys).idxmax().map(lambda k: k[-1])
-    return spread.groupby(level=keys).max().round(3).astype(str) + " (" + widest + ")"
+    return spread.groupby(level=keys).max().map("{:.3f}".format) + " (" + widest + ")"
+
+
+def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the attributes' order, groups sorted (age bands youngest first)."""
+    bands = [age_band(a) for a in AGE_BANDS]
+    rank = [bands.index(g) if a == "age" else g for a, g in zip(rows["attribute"], rows["group"])]
+    order = sorted(range(len(rows)), key=lambda i: (GROUPS.index(rows["attribute"].iloc[i]), str(rank[i]).zfill(3)))
+    return rows.iloc[order]
 
 
 def per_run(rows: pd.DataFrame) -> pd.DataFrame:
     """A row per run, a column per subgroup (AUC [95 % interval], n), and the largest gap."""
+    rows = _ordered(rows)
     rows = rows.assign(cell=[f"{a:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(a) else "–"
                              for a, lo, hi in rows[["auc", "low", "high"]].itertuples(index=False)],
                        column=rows["attribute"] + ": " + rows["group"] + " (n " + rows["n"].astype(str) + ")")
     keys = ["backbone", "objective", "lambda", "seed"]
     table = rows.pivot_table(index=keys, columns="column", values="cell", aggfunc="first", sort=False)
+    table = table[list(dict.fromkeys(rows["column"]))]
     table["largest gap"] = _gaps(rows)
-    return _labelled(table.reset_index())
+    return _labelled(table)
 
 
 def aggregated(rows: pd.DataFrame) -> pd.DataFrame:
     """Per backbone, objective and λ: each subgroup's AUC as mean ± sd over seeds, and the mean of
     the runs' largest gaps."""
     keys = ["backbone", "objective", "lambda"]
+    rows = _ordered(rows)
     rows = rows.assign(column=rows["attribute"] + ": " + rows["group"])
     stats = rows.groupby([*keys, "column"], sort=False)["auc"].agg(["mean", "std"])
-    cells = [f"{m:.3f} ± {s:.3f}" if np.isfinite(s) else f"{m:.3f}" for m, s in stats.itertuples(index=False)]
-    table = pd.Series(cells, index=stats.index).unstack("column")
+    cells = [("–" if not np.isfinite(m) else f"{m:.3f} ± {s:.3f}" if np.isfinite(s) else f"{m:.3f}")
+             for m, s in stats.itertuples(index=False)]
+    table = pd.Series(cells, index=stats.index).unstack("column")[list(dict.fromkeys(rows["column"]))]
     gap = rows.groupby([*keys, "seed", "attribute"])["auc"].agg(lambda a: a.max() - a.min())
-    table["largest gap (mean)"] = gap.groupby(level=[*keys, "seed"]).max().groupby(level=keys).mean().round(3)
-    return _labelled(table.reset_index())
+    table["largest gap (mean)"] = gap.groupby(level=[*keys, "seed"]).max().groupby(level=keys).mean().map("{:.3f}".format)
+    return _labelled(table)
 
 
 def _labelled(table: pd.DataFrame) -> pd.DataFrame:
-    return table.assign(**{"lambda": table["lambda"].map(lambda_label)}).rename(columns={"lambda": "λ"})
+    """The runs' keys as the index, λ as the tables write it."""
+    table = table.reset_index()
+    table["lambda"] = table["lambda"].map(lambda_label)
+    return table.rename(columns={"lambda": "λ"}).set_index([k for k in ("backbone", "objective", "λ", "seed")
+                                                             if k in table.columns or k == "λ"])
