@@ -37,14 +37,23 @@ def load(name: str) -> dict:
     return json.loads((RESULTS / name).read_text())
 
 
-def provenance(name: str) -> str:
-    """``date, machine, commit`` of a results file: its own record, else git's last change of it."""
+def record_of(name: str) -> dict:
+    """Date, machine and commit of a results file: its own record, else git's last change of it."""
     data = load(name) if name.endswith(".json") else {}
     if "commit" not in data:
         log = subprocess.run(["git", "log", "-1", "--format=%as %h", "--", f"bench/results/{name}"], cwd=ROOT,
                              capture_output=True, text=True).stdout.split()
         data = {"date": log[0] if log else "not committed", "commit": log[1] if log else "none", **data}
+    return data
+
+
+def described(name: str, data: dict) -> str:
     return f"`bench/results/{name}`: {data['date']}, {data.get('machine', 'machine not recorded')}, commit {data['commit']}"
+
+
+def provenance(name: str) -> str:
+    """``date, machine, commit`` of a results file: its own record, else git's last change of it."""
+    return described(name, record_of(name))
 
 
 def table(header: list[str], rows: list[list]) -> str:
@@ -82,12 +91,14 @@ def shortcut_table(dataset: str) -> str:
     return f"{dataset}_ne_t0.5_shortcut.md"
 
 
-def run_provenance(name: str, timing: str) -> str:
-    """A benchmark table's ``date, machine, commit``: the code its run recorded, else git's."""
+def run_record(name: str, timing: str) -> dict:
+    """A benchmark table's date, machine and commit: the code its run recorded, else git's last change."""
     record = load(timing) if (RESULTS / timing).exists() else {}
-    if "commit" not in record:
-        return provenance(name)
-    return f"`bench/results/{name}`: {record['date']}, {record['machine']}, commit {record['commit']}"
+    return record if "commit" in record else record_of(name)
+
+
+def run_provenance(name: str, timing: str) -> str:
+    return described(name, run_record(name, timing))
 
 
 def answer() -> str:
@@ -106,7 +117,7 @@ def answer() -> str:
                      ceiling["shifted AUC"],
                      gap_closed(mean(swap["shifted AUC"]), mean(ce["shifted AUC"]), mean(ceiling["shifted AUC"])),
                      f"{mean(ce['marker flips']):.3f} → {mean(swap['marker flips']):.3f}",
-                     run_provenance(shortcut_table(dataset), timing).rsplit("commit ", 1)[1]])
+                     run_record(shortcut_table(dataset), timing)["commit"]])
     header = ["set", "cue", "cross-entropy", "masked", "soft (λ)", "swap (λ)", "ceiling", "swap: gap closed",
               "cue flips, CE → swap", "commit"]
     return f"Shifted-test AUC, mean ± sd over 5 paired seeds (`bench/results/*_shortcut.md`):\n\n{table(header, rows)}"

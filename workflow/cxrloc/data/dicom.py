@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import CxrlocError
 
 SUFFIXES = {".dcm", ".dicom"}
+PICTURES = {".png", ".jpg", ".jpeg"}
 EXTRA = "pip install 'cxrloc[dicom]'"
 
 
@@ -23,9 +24,11 @@ class DicomError(CxrlocError, ValueError):
 
 
 def is_dicom(path: Path) -> bool:
-    """A ``.dcm``/``.dicom`` file, or any file with DICOM's ``DICM`` mark after its preamble."""
-    if Path(path).suffix.lower() in SUFFIXES:
-        return True
+    """A ``.dcm``/``.dicom`` file, or a file of no picture suffix with DICOM's ``DICM`` mark after
+    its preamble (picture files are never opened here: the cache reads them once)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in SUFFIXES or suffix in PICTURES:
+        return suffix in SUFFIXES
     try:
         with open(path, "rb") as f:
             return f.read(132)[128:] == b"DICM"

@@ -16,8 +16,8 @@ from ..arrays import CacheError, load_array
 from ..atomic import allocate, atomic_dir
 from ..digests import folder_digest, write_sums
 from ..errors import CxrlocError
+from .dicom import PICTURES, is_dicom, read_dicom
 from .dicom import SUFFIXES as DICOM_SUFFIXES
-from .dicom import is_dicom, read_dicom
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +31,7 @@ class ImageError(CxrlocError, ValueError):
 # decompression bomb: over twice Image.MAX_IMAGE_PIXELS).
 UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
 HIGH_BIT_DEPTH = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-FILM_SUFFIXES = {".png", ".jpg", ".jpeg", *DICOM_SUFFIXES}  # what a folder of films is listed by
+FILM_SUFFIXES = {*PICTURES, *DICOM_SUFFIXES}  # what a folder of films is listed by
 
 
 def to_gray8(im: Image.Image) -> Image.Image:

@@ -83,9 +83,8 @@ def _gaps(rows: pd.DataFrame) -> pd.Series:
 def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows in the attributes' order, groups sorted (age bands youngest first)."""
     bands = [age_band(a) for a in AGE_BANDS]
-    rank = [bands.index(g) if a == "age" else g for a, g in zip(rows["attribute"], rows["group"])]
-    order = sorted(range(len(rows)), key=lambda i: (GROUPS.index(rows["attribute"].iloc[i]), str(rank[i]).zfill(3)))
-    return rows.iloc[order]
+    key = [(GROUPS.index(a), bands.index(g) if a == "age" else 0, g) for a, g in zip(rows["attribute"], rows["group"])]
+    return rows.iloc[sorted(range(len(rows)), key=key.__getitem__)]
 
 
 def per_run(rows: pd.DataFrame) -> pd.DataFrame:
