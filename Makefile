@@ -24,7 +24,7 @@ test: $(STAMP)
 # a config that does not parse fails too), snakefmt and ruff.
 lint: $(STAMP)
 	for c in config/config.yaml config/nih.yaml config/shortcut.yaml \
-	  $$(test -d ../shared/data/real-lungs && echo config/shortcut_real.yaml); do \
+	  $$(test -d ../shared/data/real-lungs && echo config/shortcut_real.yaml config/curve_real.yaml); do \
 	  if ! $(VENV)/bin/snakemake --lint -n --configfile $$c > .lint.log 2>&1 || grep -q '^Lints for' .lint.log; then \
 	    cat .lint.log; rm -f .lint.log; exit 1; fi; \
 	done; rm -f .lint.log

@@ -1,12 +1,12 @@
 """The pages written from benchmark results and the registries: ``docs/speed.md`` whole, and marked
 blocks of others (the README's table of the shortcut benchmark's answer, the benchmark's tables in
-``docs/shortcut.md``, the lung U-Net's figures in ``docs/lungs.md``, the objective and backbone
-registries in ``docs/method.md``, every config key in ``config/README.md``). Every figure there is
-read from a file under ``bench/results/``, with the date, machine and commit of the run that wrote
-it (recorded in the file, or, for a file written before cxrloc recorded them, the last commit that
-changed it); every registry row from its record, every key from ``config/schema.yaml``. ``--check``
-fails, naming the page, where a page differs from what the files, registries and schema say now (a
-test runs it).
+``docs/shortcut.md``, the learning curve's in ``docs/curve.md``, the lung U-Net's figures in
+``docs/lungs.md``, the objective and backbone registries in ``docs/method.md``, every config key in
+``config/README.md``). Every figure there is read from a file under ``bench/results/``, with the
+date, machine and commit of the run that wrote it (recorded in the file, or, for a file written
+before cxrloc recorded them, the last commit that changed it); every registry row from its record,
+every key from ``config/schema.yaml``. ``--check`` fails, naming the page, where a page differs from
+what the files, registries and schema say now (a test runs it).
 
     python bench/pages.py
     python bench/pages.py --check
@@ -146,6 +146,19 @@ def shortcut_tables() -> str:
     return "\n".join(p for p in parts if p)
 
 
+CURVE, CURVE_TIMING = "curve_real.md", "curve_real_timing.json"
+
+
+def curve() -> str:
+    """docs/curve.md's tables: the learning curve on the real films and its verdict, with its figure."""
+    if not (RESULTS / CURVE).exists():
+        return "Not run yet: `python bench/curve.py --cores 2`.\n"
+    timing = load(CURVE_TIMING)
+    return (f"{timing['runs']} runs, {timing['total_minutes']} min on {timing['cores']} cores "
+            f"({run_provenance(CURVE, CURVE_TIMING)}):\n\n{(RESULTS / CURVE).read_text()}\n"
+            "![test AUC and pointing game against the number of training films](../bench/results/curve_real.png)\n")
+
+
 def lungs() -> str:
     """docs/lungs.md's figures: the lung U-Net on real films, and what an effusion does to its region."""
     rows = []
@@ -252,6 +265,15 @@ def speed() -> str:
                  "minutes:\n\n"
                  + table(["config", "cue", "cores", "U-Net", "settings done", "total", "date, machine, commit"],
                          timing_rows))
+    if (RESULTS / CURVE_TIMING).exists():
+        data = load(CURVE_TIMING)
+        parts.append("## The learning curve\n\n`python bench/curve.py` (the lung U-Net first, on every core, then two "
+                     "shares of the training patients at a time), minutes:\n\n"
+                     + table(["config", "cores", "runs", "U-Net", "shares done", "total", "date, machine, commit"],
+                             [[data["config"], data["cores"], data["runs"], data["unet_minutes"],
+                               ", ".join(f"{100 * v['patients']:.0f} % {v['minutes']}" for v in data.values()
+                                         if isinstance(v, dict) and "patients" in v),
+                               data["total_minutes"], provenance(CURVE_TIMING).split(": ", 1)[1]]]))
     return "\n".join(parts)
 
 
@@ -311,7 +333,8 @@ def config_keys() -> str:
 
 
 BLOCKS = {ROOT / "README.md": {"the answer": answer, "the demo's cost": demo},
-          ROOT / "docs/shortcut.md": {"the tables": shortcut_tables}, ROOT / "docs/lungs.md": {"the lung figures": lungs},
+          ROOT / "docs/shortcut.md": {"the tables": shortcut_tables},
+          ROOT / "docs/curve.md": {"the curve": curve}, ROOT / "docs/lungs.md": {"the lung figures": lungs},
           ROOT / "docs/method.md": {"the objectives": objective_table, "the backbones": backbone_table},
           ROOT / "config/README.md": {"every key": config_keys}}
 

@@ -7,8 +7,9 @@ import yaml
 from .conftest import ROOT
 
 
-def test_conda_env_matches_pyproject():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+def test_conda_env_matches_pyproject_with_its_dicom_extra():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["dicom"]
     env = yaml.safe_load((ROOT / "envs/cxrloc.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert sorted(p for p in pip if not p.startswith("-e")) == sorted(deps)

@@ -16,6 +16,7 @@ from PIL import Image
 
 from .conftest import SHARED
 from .test_errors import bomb, one_line_error
+from .test_vindr import vindr_shaped
 from .workflow import OUT, TINY, UPSTREAM, cxrloc, seed_upstream, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -137,7 +138,8 @@ def chexpert_shaped(tmp_path, meta: pd.DataFrame):
 
 def test_an_external_set_added_to_a_finished_study_trains_nothing(study, tmp_path):
     """The tiny study, finished, then given external sets (a synthetic cohort of another seed and
-    confounder rate, a csv table, a CheXpert-shaped folder): Snakemake caches them, segments them
+    confounder rate, a csv table, a CheXpert-shaped folder, VinDr-shaped DICOM films with two readers'
+    boxes): Snakemake caches them, segments them
     and evaluates every run on each, and trains nothing; their tables and the summary hold the
     numbers of their own evaluation."""
     seed_upstream(study, tmp_path, (*UPSTREAM, "runs"))
@@ -150,17 +152,22 @@ def test_an_external_set_added_to_a_finished_study_trains_nothing(study, tmp_pat
         tmp_path / "ward.csv", index=False)
     cfg["external"]["ward_b"] = {"kind": "csv", "root": str(tmp_path / OUT / "raw/images"), "table": str(tmp_path / "ward.csv")}
     cfg["external"]["chexpert_ward"] = {"kind": "chexpert", "root": str(chexpert_shaped(tmp_path, meta.tail(40)))}
+    films, annotations = vindr_shaped(tmp_path, pd.read_csv(tmp_path / OUT / "raw/Data_Entry.csv").iloc[60:120])
+    cfg["external"]["vindr"] = {"kind": "vindr", "root": str(films), "table": str(annotations)}
     (tmp_path / "ext.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "--configfile", str(tmp_path / "ext.yaml"))
     log = proc.stdout + proc.stderr
     jobs = re.findall(r"^(?:local)?rule (\w+):", log, re.M)
     assert "train" not in jobs and "evaluate" not in jobs and "train_unet" not in jobs, jobs
-    assert jobs.count("evaluate_external") == 6 and jobs.count("cache_external") == 1, jobs
-    for name in ("ward_b", "chexpert_ward"):
+    assert jobs.count("evaluate_external") == 8 and jobs.count("cache_external") == 1, jobs
+    for name in ("ward_b", "chexpert_ward", "vindr"):
         assert (tmp_path / OUT / f"tables/md/tiny_ne_t0.5_external_{name}_lambda.md").is_file()
     chexpert = json.loads((tmp_path / OUT / "runs/resnet18_tiny_ne_la1_t0.5_s0_ce/external/chexpert_ward.json").read_text())
     films = pd.read_csv(tmp_path / OUT / "external/chexpert_ward/ne.csv")
     assert chexpert["test"]["n"] == len(films) and not films["image"].str.contains("lateral").any()
+    vindr = json.loads((tmp_path / OUT / "runs/resnet18_tiny_ne_la1_t0.5_s0_ce/external/vindr.json").read_text())
+    boxed = pd.read_csv(tmp_path / OUT / "external/vindr/ne.localization.csv")
+    assert len(boxed) == 2 * boxed["image"].nunique() and vindr["localization_boxes"]["n"] == (boxed["split"] == "test").sum() / 2
     for lam, objective in (("1", "ce"), ("0.5", "soft")):
         run = f"{OUT}/runs/resnet18_tiny_ne_la{lam}_t0.5_s0_{objective}"
         ext = json.loads((tmp_path / run / "external/shifted.json").read_text())

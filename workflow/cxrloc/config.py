@@ -83,6 +83,7 @@ class TrainConfig:
     channels_last: bool | None  # channels-last memory; None: on CUDA only
     cuda_graph: bool  # on CUDA, replay the step as a CUDA graph (false: the eager step)
     threads: int
+    patients: float  # share of the training split's patients (cxrloc.train.subset)
     device: str  # the top-level key: where every job runs
     weights: dict[str, str]  # the top-level key: local pretrained weights per backbone
     warmup_epochs: int = 0  # no config key: the run's cross-entropy epochs, from its λ token (0.5w2)

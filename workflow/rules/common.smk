@@ -83,7 +83,7 @@ def external(name):
             "lesions": f"{raw}/lesion_masks",
             "markers": f"{raw}/markers.csv",
         }
-    if ext["kind"] == "csv":
+    if ext["kind"] in ("csv", "vindr"):
         return {"images": ext["root"], "table": ext["table"], "lesions": None, "markers": None}
     return {"images": ext["root"], "table": None, "lesions": None, "markers": None}
 
@@ -187,6 +187,8 @@ def external_table_options(name):
     ext = EXTERNAL[name]
     if ext["kind"] == "imagefolder":
         return option("--folder", ext["root"])
+    if ext["kind"] == "vindr":
+        return option("--vindr", ext["table"])
     if ext["kind"] in ("chexpert", "mimic"):
         public = {
             "--public": ext["kind"],
@@ -264,7 +266,11 @@ def evaluation_inputs(scope):
         if not scope:
             own = {"splits": f"{OUT}/splits/{w.task}.csv", "locset": locset(w.task), "markers": MARKERS or []}
             return {**CACHE, **own, "lungs": f"{OUT}/masks/lungs.npz"}
-        ext = {"splits": f"{OUT}/external/{w.ext}/{w.task}.csv", "markers": external(w.ext)["markers"] or []}
+        ext = {
+            "splits": f"{OUT}/external/{w.ext}/{w.task}.csv",
+            "markers": external(w.ext)["markers"] or [],
+            "locset": external_locset(w.ext, w.task),
+        }
         internal = f"{run_dir(**dict(w.items()))}/metrics.json"
         return {
             **external_cache(w.ext),
@@ -299,7 +305,14 @@ def cache_inputs(scope):
             }
         ext = external(w.ext)
         tables = [f"{OUT}/external/{w.ext}/{t}.csv" for t in TASKS]
-        return {"tables": tables, "extra": [], "images": ext["images"], "lesions": ext["lesions"] or [], "markers": []}
+        extra = [f for t in TASKS for f in external_locset(w.ext, t)]
+        return {
+            "tables": tables,
+            "extra": extra,
+            "images": ext["images"],
+            "lesions": ext["lesions"] or [],
+            "markers": [],
+        }
 
     return inputs
 
@@ -319,6 +332,11 @@ def weights_file(wildcards):
 def locset(task="{task}"):
     """The task's localization set (NIH boxes), when the source has boxes."""
     return [f"{OUT}/splits/{task}.localization.csv"] if BBOXES else []
+
+
+def external_locset(name, task="{task}"):
+    """An external set's localization set (its radiologists' boxes), when the set has boxes (vindr)."""
+    return [f"{OUT}/external/{name}/{task}.localization.csv"] if EXTERNAL[name]["kind"] == "vindr" else []
 
 
 def expected_archive(name):

@@ -1,7 +1,7 @@
-# External test sets (config key external): synthesize_external (synthetic sets) → external_table,
-# once per set; then the study's own rules built for sets too: cache_external (data.smk),
-# precache_masks (its set wildcard external/<name>/), evaluate_external (train.smk), once per run
-# and set.
+# External test sets (config key external): synthesize_external (synthetic sets) → external_table
+# (and external_boxes, a set's radiologist boxes), once per set; then the study's own rules built
+# for sets too: cache_external (data.smk), precache_masks (its set wildcard external/<name>/),
+# evaluate_external (train.smk), once per run and set.
 
 
 rule synthesize_external:
@@ -47,3 +47,22 @@ rule external_table:
         films=lambda w: EXTERNAL_FILMS[w.ext],
     shell:
         "cxrloc external-table --task {params.task:q} --set {wildcards.ext:q}{params.source} --out {output:q} > {log:q} 2>&1"
+
+
+rule external_boxes:
+    input:
+        table=lambda w: external(w.ext)["table"],
+    output:
+        f"{OUT}/external/{{ext}}/{{task}}.localization.csv",
+    log:
+        f"{OUT}/logs/external/{{ext}}/boxes_{{task}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        task=task_argument,
+    shell:
+        "cxrloc external-boxes --task {params.task:q} --vindr {input.table:q} --out {output:q} > {log:q} 2>&1"

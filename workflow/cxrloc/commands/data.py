@@ -102,6 +102,11 @@ def _external_table(args) -> None:
         films, _ = public_table(args.public, Path(args.folder), args.uncertain, args.views, set(args.task.classes))
         meta = films.rename(columns={"label": "labels"}).assign(labels=lambda t: t["labels"].str.split("|"))
         table = external_split(meta, args.task, Path(args.folder))
+    elif args.vindr:
+        from ..data.splits import external_split
+        from ..data.vindr import image_labels, read_annotations
+
+        table = external_split(image_labels(read_annotations(Path(args.vindr))), args.task, args.vindr)
     elif args.folder:
         from ..data.imagefolder import index_class_folders
 
@@ -116,6 +121,18 @@ def _external_table(args) -> None:
     with atomic_path(args.out) as tmp:
         table.to_csv(tmp, index=False)
     print(f"{len(table)} images of {args.task.name}'s classes: {table['finding'].value_counts().to_dict()}")
+
+
+def _external_boxes(args) -> None:
+    from ..atomic import atomic_path
+    from ..data.locset import localization_set
+    from ..data.vindr import boxes, image_labels, read_annotations
+
+    annotations = read_annotations(Path(args.vindr))
+    locset = localization_set(boxes(annotations, args.task), image_labels(annotations), args.task)
+    with atomic_path(args.out) as tmp:
+        locset.to_csv(tmp, index=False)
+    print(f"{len(locset)} boxes of {locset['image'].nunique()} images: {locset['finding'].value_counts().to_dict()}")
 
 
 def _index_imagefolder(args) -> None:
@@ -229,6 +246,7 @@ def register(sub) -> None:
     where.add_argument("--metadata", help="NIH-style Data_Entry CSV, or any table with --columns")
     where.add_argument("--folder", help="a folder of class folders (<class>/*.png, sorted into label order), or with "
                                         "--public a public set's folder")
+    where.add_argument("--vindr", help="VinDr-CXR's annotation table (its films <root>/<image_id>.dicom)")
     p.add_argument("--public", choices=["chexpert", "mimic"], help="--folder holds this public set, its tables as "
                                                                     "published")
     _public_options(p)
@@ -239,6 +257,13 @@ def register(sub) -> None:
     p.add_argument("--set", help="the set's name in the config (external.<set>), for messages")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_external_table)
+
+    p = sub.add_parser("external-boxes", help="an external set's localization set: the radiologists' boxes of the "
+                                              "task's findings, every reader's, in val and test halves")
+    p.add_argument("--vindr", required=True, help="VinDr-CXR's annotation table")
+    p.add_argument("--task", required=True, type=task, help=TASK_HELP)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_external_boxes)
 
     p = sub.add_parser("index-imagefolder", help="the split table of a train|val|test/<class>/ folder")
     p.add_argument("--root", required=True)

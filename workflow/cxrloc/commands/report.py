@@ -35,6 +35,13 @@ def _aggregate(args) -> None:
     print(f"wrote {len(stems)} tables to {args.out}")
 
 
+def _learning_curve(args) -> None:
+    from ..report.curve import write
+
+    compared = write([Path(f) for f in args.runs], Path(args.splits), Path(args.out))
+    print(f"{len(compared)} share × objective rows: {args.out}.md, .png, .json")
+
+
 def register(sub) -> None:
     """Add this stage's subcommands to ``sub``."""
     p = sub.add_parser("predict", help="apply one trained run to new films: probabilities, heat maps, an overview")
@@ -62,3 +69,10 @@ def register(sub) -> None:
     p.add_argument("--bootstrap", type=positive, default=config.default_of("evaluate.bootstrap"),
                    help="resamples of the subgroups' AUC intervals")
     p.set_defaults(func=_aggregate)
+
+    p = sub.add_parser("learning-curve", help="objectives against cross-entropy at each share of the training "
+                                              "patients (train.patients): table, verdict, figure")
+    p.add_argument("--runs", nargs="+", required=True, help="the runs' metrics.json, every share and seed")
+    p.add_argument("--splits", required=True, help="the task's split table (<task>.csv), to count each share's films")
+    p.add_argument("--out", required=True, help="path without suffix: writes .md, .png and .json")
+    p.set_defaults(func=_learning_curve)

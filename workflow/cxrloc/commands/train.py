@@ -96,16 +96,16 @@ def _evaluate(args) -> None:
     if args.external and not args.internal:
         raise config.ConfigError("--external needs --internal: the run's own metrics.json (its CAM threshold)")
     spec, markers = _spec(args), _markers(args)
+    locset = pd.read_csv(args.localization, dtype={"patient": str}) if args.localization else None
     if args.external:
         from ..train.results import read_result
 
         (te,), _ = _splits_data(args, spec, ["test"], markers, required=("test",))
         threshold = (read_result(args.internal).localization or {}).get("iou_threshold")
-        r = evaluate(spec, Path(args.model), None, te, Path(args.out), args.bootstrap, markers=markers,
-                     external=args.external, iou_threshold=threshold)
+        r = evaluate(spec, Path(args.model), None, te, Path(args.out), args.bootstrap, locset, ImageCache(Path(args.cache)),
+                     markers=markers, external=args.external, iou_threshold=threshold)
     else:
         (va, te, iid), _ = _splits_data(args, spec, ["val", "test", "test_iid"], markers)
-        locset = pd.read_csv(args.localization, dtype={"patient": str}) if args.localization else None
         r = evaluate(spec, Path(args.model), va, te, Path(args.out), args.bootstrap, locset, ImageCache(Path(args.cache)),
                      markers, iid)
     print({k: round(v, 3) for k, v in r["test"]["metrics"].items()})
@@ -133,7 +133,8 @@ def register(sub) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--bootstrap", type=int, default=config.default_of("evaluate.bootstrap"))
-    p.add_argument("--localization", help="a localization set (<task>.localization.csv) to score CAMs against")
+    p.add_argument("--localization", help="a localization set of boxes (<task>.localization.csv: NIH's, or an external "
+                                          "set's) to score CAMs against")
     p.add_argument("--external", metavar="NAME", help="evaluate on an external test set of this name: --splits, "
                                                       "--cache and --lungs are that set's (its table holds only test)")
     p.add_argument("--internal", help="with --external: the run's own metrics.json (the CAM threshold its val chose)")

@@ -22,6 +22,7 @@ from .tables import mean_sd
 
 SCORES = {  # column: (JSON section, key)
     "pointing": ("localization", "pointing_game"),
+    "cam_in_finding": ("localization", "energy_inside"),
     "cam_in_region": ("localization", "energy_in_region"),
     "cam_on_marker": ("shortcut", "cam_energy_marker"),
     "points_at_marker": ("shortcut", "points_at_marker"),
@@ -35,14 +36,14 @@ COLUMNS = {"val_auc": "val AUC", "iid_auc": "i.i.d. AUC", "iid_accuracy": "i.i.d
 
 
 def read(run_files: list[Path]) -> pd.DataFrame:
-    """One row per run: objective, λ, warm-up, seed, and the scores compared."""
+    """One row per run: objective, λ, warm-up, seed, share of the training patients, and the scores compared."""
     rows = []
     for f in run_files:
         r = read_result(f)
         sections = {"localization": r.localization, "shortcut": r.shortcut}
         rows.append({
             "objective": r.run.objective, "lambda": r.run.lam, "warmup": r.run.warmup, "seed": r.run.seed,
-            "backbone": r.run.backbone, "cams": str(r.cams),
+            "patients": r.run.patients, "backbone": r.run.backbone, "cams": str(r.cams),
             "val_auc": r.metric("val", "auc"), "shifted_auc": r.metric("test", "auc"),
             "shifted_acc": r.metric("test", "accuracy"),
             **{f"iid_{m}": r.metric("test_iid", m) for m in ("auc", "accuracy")},
@@ -61,7 +62,7 @@ def paired(diff: pd.Series) -> tuple[float, float, float, float]:
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half), float(p)
 
 
-def _difference(d: float, lo: float, hi: float) -> str:
+def difference(d: float, lo: float, hi: float) -> str:
     """``+0.120 [+0.030, +0.210]``; the difference alone where one seed gives no interval."""
     return f"{d:+.3f}" if np.isnan(lo) else f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
@@ -92,7 +93,7 @@ def table(runs: pd.DataFrame, every_setting: bool = False) -> pd.DataFrame:
         d, lo, hi, p = paired(part.set_index("seed")["shifted_auc"] - ce)
         out.append({"objective": objective, "λ": lambda_label(lam, warmup), "seeds": len(part),
                     **{label: mean_sd(part[col]) for col, label in COLUMNS.items()},
-                    "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else _difference(d, lo, hi),
+                    "ΔAUC vs CE [95% CI]": "–" if objective == "ce" else difference(d, lo, hi),
                     "gap closed": "–" if objective in ("ce", "ceiling") else gap_closed(part["shifted_auc"].mean(),
                                                                                         ce.mean(), ceiling),
                     "p": "–" if objective == "ce" or np.isnan(p) else f"{p:.3g}"})

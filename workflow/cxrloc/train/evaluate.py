@@ -161,7 +161,8 @@ def evaluate(spec: RunSpec, checkpoint: Path, val: SplitData | None, test: Split
         model, layer, ckpt = load_trained(checkpoint, spec, device)
         run = {"dataset": spec.dataset, "task": spec.task.name, "classes": list(spec.task.classes),
                "backbone": spec.backbone, "lambda": spec.schedule.key, "thresh": spec.thresh, "seed": spec.seed,
-               "objective": spec.objective.name, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch")}
+               "objective": spec.objective.name, "warmup": spec.train.warmup_epochs, "best_epoch": ckpt.get("best_epoch"),
+               "patients": spec.train.patients}
         result = {"schema": SCHEMA_VERSION, "run": run, "external": external}
         for name, data in (("val", val), ("test", test), ("test_iid", test_iid)):
             if data is None:

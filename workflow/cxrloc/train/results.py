@@ -30,6 +30,7 @@ class RunInfo:
     objective: str
     warmup: int
     best_epoch: int | None
+    patients: float = 1.0  # the share of the training patients it trained on (train.patients)
 
     @property
     def schedule(self) -> Schedule:
@@ -88,7 +89,8 @@ def read_result(path: Path | str) -> RunResult:
     try:
         run = raw["run"]
         info = RunInfo(run["dataset"], run["task"], tuple(run["classes"]), run["backbone"], run["lambda"], float(run["thresh"]),
-                       int(run["seed"]), run.get("objective") or run["mode"], int(run.get("warmup") or 0), run.get("best_epoch"))
+                       int(run["seed"]), run.get("objective") or run["mode"], int(run.get("warmup") or 0), run.get("best_epoch"),
+                       float(run.get("patients", 1.0)))
         splits = {name: SplitResult(raw[name]["n"], raw[name]["metrics"], raw[name]["ci95"], raw[name].get("proba"),
                                     raw[name].get("labels"))
                   for name in ("val", "test", "test_iid") if raw.get(name)}

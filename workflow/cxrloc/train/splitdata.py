@@ -88,6 +88,15 @@ def read_splits(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"patient": str})
 
 
+def train_subset(data: SplitData, table: pd.DataFrame, spec: RunSpec) -> SplitData:
+    """The training split at the run's share of its patients, cycled to the split's length."""
+    from .subset import check_classes, subset_rows
+
+    rows = subset_rows(table[table["split"] == "train"], spec.train.patients, spec.seed)
+    check_classes(data.labels[rows].numpy(), spec.task.classes, spec.train.patients, spec.seed)
+    return data.take(torch.from_numpy(rows))
+
+
 def input_identity(splits: Path, cache: ImageCache, lungs: LungCache) -> dict[str, str]:
     """What a run's data is, by content: the split table's SHA-256 and the digests that the image
     and lung caches recorded when they were written (no re-hash of the images per job)."""
@@ -99,7 +108,8 @@ def run_splits(spec: RunSpec, splits: Path, cache: ImageCache, lungs: LungCache,
     """The named splits as the run's objective sees them (those the split table has; the ``required``
     ones must hold every class): a ceiling run trains and validates on the films' ceiling copies,
     whose confounder carries no label, and is tested on the same images as every run; a masked run
-    sees only the lungs, in every split."""
+    sees only the lungs, in every split; a run at ``train.patients`` < 1 trains on that share of the
+    training patients (cxrloc.train.subset)."""
     from ..data.splits import check_splits
 
     table = read_splits(splits)
@@ -110,6 +120,8 @@ def run_splits(spec: RunSpec, splits: Path, cache: ImageCache, lungs: LungCache,
     copied = {"train", "val"} if spec.objective.unconfounded else set()
     data = [load_split(table, n, cache, lungs, copies=markers if n in copied else None)
             if (table["split"] == n).any() else None for n in names]
+    if spec.train.patients < 1:
+        data = [train_subset(d, table, spec) if n == "train" and d is not None else d for n, d in zip(names, data)]
     if spec.objective.mask_input:
         data = [d and mask_lungs(d, spec.attention.mask_margin, spec.attention.fill) for d in data]
     return data
