@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+from costs import run_costs
 from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +96,8 @@ def main() -> None:
         for share, code, minutes in pool.map(run, configs):
             if code:
                 sys.exit(f"the {100 * share:.0f} % share failed (exit {code}): see {work / configs[share].stem}.log")
-            report[configs[share].stem] = {"patients": share, "minutes": minutes}
+            report[configs[share].stem] = {"dataset": configs[share].stem, "patients": share, "minutes": minutes,
+                                           "costs": run_costs(configs[share].stem)}
     files = [str(f) for config in configs.values() for f in grid_runs(config)]
     task = yaml.safe_load(a.config.read_text())["tasks"][0]
     splits = ROOT / "results" / configs[1.0].stem / "splits" / f"{task}.csv"

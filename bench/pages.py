@@ -265,6 +265,7 @@ def speed() -> str:
                  "minutes:\n\n"
                  + table(["config", "cue", "cores", "U-Net", "settings done", "total", "date, machine, commit"],
                          timing_rows))
+    parts.append(costs())
     if (RESULTS / CURVE_TIMING).exists():
         data = load(CURVE_TIMING)
         parts.append("## The learning curve\n\n`python bench/curve.py` (the lung U-Net first, on every core, then two "
@@ -275,6 +276,31 @@ def speed() -> str:
                                          if isinstance(v, dict) and "patients" in v),
                                data["total_minutes"], provenance(CURVE_TIMING).split(": ", 1)[1]]]))
     return "\n".join(parts)
+
+
+def costs() -> str:
+    """What bounds a benchmark's minutes: per setting and objective, a run's mean training and evaluation
+    seconds (read from the runs, kept in the timing records), and the share of the setting's core time
+    that the jobs' own work fills."""
+    settings = {}
+    for name in sorted(RESULTS.glob("*_timing.json")):
+        data = load(name.name)
+        per_setting = max(1, data.get("cores", 2) // max(1, sum(isinstance(v, dict) and "minutes" in v
+                                                                 for v in data.values())))
+        for setting in data.values():
+            if isinstance(setting, dict) and setting.get("costs"):
+                settings[setting["dataset"]] = (setting["costs"], setting["minutes"] * 60 * per_setting)
+    if not settings:
+        return ""
+    objectives = sorted({o for c, _ in settings.values() for o in c})
+    rows = [[o, *(f"{c[o]['train_s']:.0f} + {c[o]['evaluate_s']:.0f}" if o in c else "–" for c, _ in settings.values())]
+            for o in objectives]
+    busy = [f"{100 * sum(v['runs'] * (v['train_s'] + v['evaluate_s']) for v in c.values()) / core_s:.0f} %"
+            for c, core_s in settings.values()]
+    return ("What bounds those minutes: a run's training (its epochs) + evaluation seconds, mean over its runs, per "
+            "setting (dataset), read from the runs; the last row is the share of the setting's core time that the "
+            "jobs' own work fills (the rest is each job's start, `import torch, timm` and reading the caches, and "
+            "Snakemake's):\n\n" + table(["objective", *settings], [*rows, ["jobs' own work", *busy]]))
 
 
 def demo() -> str:

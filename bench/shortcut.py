@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import yaml
+from costs import run_costs
 from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +118,8 @@ def main() -> None:
                 sys.exit(f"the {setting} setting failed (exit {job.returncode}): see {work / f'{dataset}_{setting}.log'}")
             del running[setting]
             name = yaml.safe_load(config.read_text())["dataset"]
-            report[setting] = {"dataset": name, "minutes": round((time.time() - tic) / 60, 1), "kept": keep(name)}
+            report[setting] = {"dataset": name, "minutes": round((time.time() - tic) / 60, 1), "kept": keep(name),
+                               "costs": run_costs(name)}
             print(json.dumps({setting: report[setting]}), flush=True)
     report["total_minutes"] = round((time.time() - tic) / 60, 1)
     timing = f"{dataset}_timing.json" if a.confounder == "square" else f"{dataset}_{a.confounder}_timing.json"
