@@ -289,7 +289,8 @@ def costs() -> str:
                                                                  for v in data.values())))
         for setting in data.values():
             if isinstance(setting, dict) and setting.get("costs"):
-                settings[setting["dataset"]] = (setting["costs"], setting["minutes"] * 60 * per_setting)
+                minutes = setting["minutes"] - data.get("unet_minutes", 0)  # a setting's minutes count from the U-Net's start
+                settings[setting["dataset"]] = (setting["costs"], minutes * 60 * per_setting)
     if not settings:
         return ""
     objectives = sorted({o for c, _ in settings.values() for o in c})
