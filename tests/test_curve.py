@@ -79,7 +79,7 @@ def test_a_run_trains_on_its_share_records_it_and_the_curve_compares_it(study, t
     assert "| 25 %" in text and "| 100 %" in text and "Verdict" in text
     rows = pd.DataFrame(json.loads((tmp_path / "curve.json").read_text()))
     assert set(rows["patients"]) == {0.25, 1.0} and (tmp_path / "curve.png").stat().st_size > 0
-    assert rows.loc[rows["patients"] == 0.25, "films"].iloc[0] == len(set(whole.index[whole["patient"].isin(kept)]))
+    assert rows.loc[rows["patients"] == 0.25, "images"].iloc[0] == len(set(whole.index[whole["patient"].isin(kept)]))
 
 
 def fabricated(effect: dict[float, float]) -> pd.DataFrame:
@@ -106,5 +106,5 @@ def test_the_verdict_names_the_sizes_where_an_objective_beats_cross_entropy():
     assert (soft["λ"] == "λ = 0.5").all(), "λ chosen on validation, never on test"
     assert soft.loc[0.1, "shifted_auc_diff"] == pytest.approx(0.05, abs=0.01) and soft.loc[0.1, "shifted_auc_p"] < 0.001
     row = verdict(compared, {0.1: 12.0, 1.0: 120.0}).loc["soft"]
-    assert row["beats CE on AUC at"] == "10 % (12 films)"
-    assert row["beats CE on pointing at"] == "10 % (12 films), 100 % (120 films)"
+    assert row["beats CE on AUC at"] == "10 % (12 images)"
+    assert row["beats CE on pointing at"] == "10 % (12 images), 100 % (120 images)"

@@ -19,8 +19,9 @@ SCORES = {"shifted_auc": "test AUC", "pointing": "pointing game", "cam_in_findin
 PAIRED = {"shifted_auc": "AUC", "pointing": "pointing"}  # compared with cross-entropy; pointing stands for localization
 
 
-def films_at(splits: pd.DataFrame, shares: list[float], seeds: list[int]) -> dict[float, float]:
-    """The mean number of distinct training films a run trains on at each share (over the seeds)."""
+def images_at(splits: pd.DataFrame, shares: list[float], seeds: list[int]) -> dict[float, float]:
+    """The mean number of distinct training images a run trains on at each share (over the seeds; a
+    generated set's variants of one film are images of their own)."""
     from ..train.subset import subset_rows
 
     part = splits[splits["split"] == "train"]
@@ -47,13 +48,13 @@ def comparisons(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def table(compared: pd.DataFrame, films: dict[float, float]) -> pd.DataFrame:
+def table(compared: pd.DataFrame, images: dict[float, float]) -> pd.DataFrame:
     """The learning curve as a table: per share and objective, the scores mean ± sd over seeds and the
     paired differences to cross-entropy."""
     out = []
     for _, r in compared.iterrows():
         ce = r["objective"] == "ce"
-        row = {"patients": f"{100 * r['patients']:.0f} %", "films": f"{films[r['patients']]:.0f}",
+        row = {"patients": f"{100 * r['patients']:.0f} %", "training images": f"{images[r['patients']]:.0f}",
                "objective": r["objective"], "λ": r["λ"], "seeds": r["seeds"]}
         row |= {label: f"{number(r[f'{col}_mean'])} ± {number(r[f'{col}_sd'])}" for col, label in SCORES.items()}
         for col, label in PAIRED.items():
@@ -68,7 +69,7 @@ def beats(compared: pd.DataFrame, col: str) -> pd.Series:
     return (compared[f"{col}_diff"] > 0) & (compared[f"{col}_p"] < 0.05)
 
 
-def verdict(compared: pd.DataFrame, films: dict[float, float]) -> pd.DataFrame:
+def verdict(compared: pd.DataFrame, images: dict[float, float]) -> pd.DataFrame:
     """Per objective: at which training-set sizes, if any, it beats cross-entropy on AUC and on
     localization (the pointing game), each with p < 0.05 over paired seeds."""
     rows = []
@@ -76,13 +77,13 @@ def verdict(compared: pd.DataFrame, films: dict[float, float]) -> pd.DataFrame:
         row = {"objective": objective}
         for col, label in PAIRED.items():
             won = part.loc[beats(part, col), "patients"]
-            row[f"beats CE on {label} at"] = ", ".join(f"{100 * s:.0f} % ({films[s]:.0f} films)" for s in won) or "no size"
+            row[f"beats CE on {label} at"] = ", ".join(f"{100 * s:.0f} % ({images[s]:.0f} images)" for s in won) or "no size"
         rows.append(row)
     return pd.DataFrame(rows).set_index("objective")
 
 
-def figure(compared: pd.DataFrame, films: dict[float, float], out: Path) -> None:
-    """Test AUC and pointing game against the number of training films, one line per objective
+def figure(compared: pd.DataFrame, images: dict[float, float], out: Path) -> None:
+    """Test AUC and pointing game against the number of training images, one line per objective
     (mean over seeds, 95 % t-interval)."""
     import matplotlib.pyplot as plt
 
@@ -91,12 +92,12 @@ def figure(compared: pd.DataFrame, films: dict[float, float], out: Path) -> None
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, (col, label) in zip(axes, (("shifted_auc", "test AUC"), ("pointing", "pointing game"))):
         for objective, part in compared.groupby("objective", sort=False):
-            x = [films[s] for s in part["patients"]]
+            x = [images[s] for s in part["patients"]]
             half = stats.t.ppf(0.975, np.maximum(part["seeds"] - 1, 1)) * part[f"{col}_sd"] / np.sqrt(part["seeds"])
             ax.errorbar(x, part[f"{col}_mean"], yerr=half.fillna(0), marker="o", capsize=3, label=objective,
                         ls="--" if objective == "ce" else "-")
         ax.set_xscale("log")
-        ax.set_xlabel("training films")
+        ax.set_xlabel("training images")
         ax.set_ylabel(label)
     axes[0].legend(fontsize=7)
     save(fig, out)
@@ -112,11 +113,11 @@ def write(run_files: list[Path], splits: Path, prefix: Path) -> pd.DataFrame:
 
     runs = read(run_files)
     compared = comparisons(runs)
-    films = films_at(read_splits(splits), sorted(runs["patients"].unique()), sorted(runs["seed"].unique()))
-    text = "\n".join([to_markdown(table(compared, films), "Learning curve: each objective against cross-entropy"),
-                      to_markdown(verdict(compared, films), "Verdict: where an objective beats cross-entropy (p < 0.05)")])
+    images = images_at(read_splits(splits), sorted(runs["patients"].unique()), sorted(runs["seed"].unique()))
+    text = "\n".join([to_markdown(table(compared, images), "Learning curve: each objective against cross-entropy"),
+                      to_markdown(verdict(compared, images), "Verdict: where an objective beats cross-entropy (p < 0.05)")])
     atomic_write_text(prefix.with_suffix(".md"), text)
-    atomic_write_text(prefix.with_suffix(".json"), compared.assign(films=compared["patients"].map(films)).to_json(
+    atomic_write_text(prefix.with_suffix(".json"), compared.assign(images=compared["patients"].map(images)).to_json(
         orient="records", indent=1) + "\n")
-    figure(compared, films, prefix.with_suffix(".png"))
+    figure(compared, images, prefix.with_suffix(".png"))
     return compared
