@@ -280,28 +280,27 @@ def speed() -> str:
 
 def costs() -> str:
     """What bounds a benchmark's minutes: per setting and objective, a run's mean training and evaluation
-    seconds (read from the runs, kept in the timing records), and the share of the setting's core time
-    that the jobs' own work fills."""
-    settings = {}
-    for name in sorted(RESULTS.glob("*_timing.json")):
-        data = load(name.name)
-        per_setting = max(1, data.get("cores", 2) // max(1, sum(isinstance(v, dict) and "minutes" in v
-                                                                 for v in data.values())))
-        for setting in data.values():
-            if isinstance(setting, dict) and setting.get("costs"):
-                minutes = setting["minutes"] - data.get("unet_minutes", 0)  # a setting's minutes count from the U-Net's start
-                settings[setting["dataset"]] = (setting["costs"], minutes * 60 * per_setting)
+    seconds (read from the runs, kept in the timing records), and per benchmark the share of its core
+    time (after the U-Net) that the jobs' own work fills."""
+    settings, busy = {}, []
+    for path in sorted(RESULTS.glob("*_timing.json")):
+        data = load(path.name)
+        own = {s["dataset"]: s["costs"] for s in data.values() if isinstance(s, dict) and s.get("costs")}
+        if own:
+            settings |= own
+            work = sum(v["runs"] * (v["train_s"] + v["evaluate_s"]) for c in own.values() for v in c.values())
+            core_s = (data["total_minutes"] - data.get("unet_minutes", 0)) * 60 * data.get("cores", 2)
+            busy.append([path.name, ", ".join(own), f"{100 * work / core_s:.0f} %"])
     if not settings:
         return ""
-    objectives = sorted({o for c, _ in settings.values() for o in c})
-    rows = [[o, *(f"{c[o]['train_s']:.0f} + {c[o]['evaluate_s']:.0f}" if o in c else "–" for c, _ in settings.values())]
+    objectives = sorted({o for c in settings.values() for o in c})
+    rows = [[o, *(f"{c[o]['train_s']:.0f} + {c[o]['evaluate_s']:.0f}" if o in c else "–" for c in settings.values())]
             for o in objectives]
-    busy = [f"{100 * sum(v['runs'] * (v['train_s'] + v['evaluate_s']) for v in c.values()) / core_s:.0f} %"
-            for c, core_s in settings.values()]
     return ("What bounds those minutes: a run's training (its epochs) + evaluation seconds, mean over its runs, per "
-            "setting (dataset), read from the runs; the last row is the share of the setting's core time that the "
-            "jobs' own work fills (the rest is each job's start, `import torch, timm` and reading the caches, and "
-            "Snakemake's):\n\n" + table(["objective", *settings], [*rows, ["jobs' own work", *busy]]))
+            "setting (dataset), read from the runs:\n\n" + table(["objective", *settings], rows)
+            + "\nThe share of each benchmark's core time after the U-Net that the jobs' own work fills (the rest is "
+            "each job's start, `import torch, timm` and reading the caches, and Snakemake's):\n\n"
+            + table(["timing record", "settings", "jobs' own work"], busy))
 
 
 def demo() -> str:

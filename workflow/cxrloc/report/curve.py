@@ -97,6 +97,8 @@ def figure(compared: pd.DataFrame, images: dict[float, float], out: Path) -> Non
             ax.errorbar(x, part[f"{col}_mean"], yerr=half.fillna(0), marker="o", capsize=3, label=objective,
                         ls="--" if objective == "ce" else "-")
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(sorted(images.values()), [f"{v:.0f}" for v in sorted(images.values())])
         ax.set_xlabel("training images")
         ax.set_ylabel(label)
     axes[0].legend(fontsize=7)
