@@ -37,11 +37,12 @@ def run_costs(dataset: str) -> dict[str, dict[str, float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("timing", type=Path, help="a benchmark's timing record (bench/results/*_timing.json)")
-    record = json.loads(ap.parse_args().timing.read_text())
+    timing = ap.parse_args().timing
+    record = json.loads(timing.read_text())
     for setting in record.values():
         if isinstance(setting, dict) and "dataset" in setting:
             setting["costs"] = run_costs(setting["dataset"])
-    ap.parse_args().timing.write_text(json.dumps(record, indent=1) + "\n")
+    timing.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

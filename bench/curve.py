@@ -74,7 +74,8 @@ def main() -> None:
     work = ROOT / "results" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     venv = Path(sys.executable).parent
-    dataset = yaml.safe_load(a.config.read_text())["dataset"]
+    base = yaml.safe_load(a.config.read_text())
+    dataset = base["dataset"]
     tic = time.time()
     unet = f"results/{dataset}/unet/unet.pt"
     print(f"the lung U-Net on {a.cores} core(s), log results/bench/{dataset}_unet.log", flush=True)
@@ -99,8 +100,7 @@ def main() -> None:
             report[configs[share].stem] = {"dataset": configs[share].stem, "patients": share, "minutes": minutes,
                                            "costs": run_costs(configs[share].stem)}
     files = [str(f) for config in configs.values() for f in grid_runs(config)]
-    task = yaml.safe_load(a.config.read_text())["tasks"][0]
-    splits = ROOT / "results" / configs[1.0].stem / "splits" / f"{task}.csv"
+    splits = ROOT / "results" / configs[1.0].stem / "splits" / f"{base['tasks'][0]}.csv"
     out = RESULTS / dataset
     subprocess.run([str(venv / "cxrloc"), "learning-curve", "--runs", *files, "--splits", str(splits), "--out", str(out)],
                    check=True)

@@ -156,7 +156,7 @@ def curve() -> str:
     timing = load(CURVE_TIMING)
     return (f"{timing['runs']} runs, {timing['total_minutes']} min on {timing['cores']} cores "
             f"({run_provenance(CURVE, CURVE_TIMING)}):\n\n{(RESULTS / CURVE).read_text()}\n"
-            "![test AUC and pointing game against the number of training films](../bench/results/curve_real.png)\n")
+            "![test AUC and pointing game against the number of training images](../bench/results/curve_real.png)\n")
 
 
 def lungs() -> str:
